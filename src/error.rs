@@ -52,16 +52,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 
     /// A format error in `path` at 1-based `line` (0 = whole file).
     pub fn format(path: impl AsRef<Path>, line: usize, message: impl Into<String>) -> Self {
-        Error::Format { path: path.as_ref().to_path_buf(), line, message: message.into() }
+        Error::Format {
+            path: path.as_ref().to_path_buf(),
+            line,
+            message: message.into(),
+        }
     }
 
     /// A model error about `path`.
     pub fn model(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
-        Error::Model { path: path.as_ref().to_path_buf(), message: message.into() }
+        Error::Model {
+            path: path.as_ref().to_path_buf(),
+            message: message.into(),
+        }
     }
 }

@@ -1,1 +1,3 @@
-//! placeholder
+//! Inference: turns model outputs into user results (embeddings, labels, spans with offsets).
+
+pub mod embed;

@@ -1,0 +1,42 @@
+//! Command-line parsing and the small amount of glue between flags and the library.
+
+mod embed;
+mod model_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// naba (نبأ): Arabic news topic classification and named-entity recognition on pretrained
+/// transformers (AraBERT, CAMeLBERT, MARBERT, XLM-R, multilingual-e5), in Rust.
+#[derive(Parser, Debug)]
+#[command(name = "naba", version, about, long_about = None)]
+pub struct Cli {
+    /// Worker threads for tensor maths (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Sentence embeddings (mean-pooled, unit length) as JSON Lines.
+    Embed(embed::EmbedArgs),
+    /// Inspect or install base models.
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(n) = cli.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .ok();
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+    match cli.command {
+        Command::Embed(a) => embed::run(a),
+        Command::Model(c) => model_cmd::run(c),
+    }
+}

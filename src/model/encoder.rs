@@ -1,0 +1,402 @@
+//! The BERT / XLM-RoBERTa encoder, one struct per checkpoint module, named as in the checkpoint.
+//!
+//! Owned here rather than taken from candle-transformers because training needs dropout
+//! (hidden and attention, from the config), differentiable LayerNorm and softmax, RoBERTa
+//! position ids, and freezing of lower layers.
+
+use candle_core::{DType, Module, Result, Tensor, D};
+use candle_nn::{Embedding, Linear, VarBuilder};
+
+use super::config::{Activation, EncoderConfig, Family};
+use super::dropout::Mode;
+use super::ops;
+
+/// A LayerNorm module (`weight`, `bias`) that stays differentiable when training.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `weight` and `bias` of width `size`.
+    pub fn load(vb: VarBuilder, size: usize, eps: f64) -> Result<Self> {
+        let weight = vb.get_with_hints(size, "weight", candle_nn::Init::Const(1.0))?;
+        let bias = vb.get_with_hints(size, "bias", candle_nn::Init::Const(0.0))?;
+        Ok(Self { weight, bias, eps })
+    }
+
+    /// Normalises the last dimension of `x`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+    }
+}
+
+/// Initialisation used by Hugging Face for BERT weights: normal(0, 0.02), zero bias.
+fn linear(vb: VarBuilder, input: usize, output: usize) -> Result<Linear> {
+    let weight = vb.get_with_hints(
+        (output, input),
+        "weight",
+        candle_nn::Init::Randn {
+            mean: 0.0,
+            stdev: 0.02,
+        },
+    )?;
+    let bias = vb.get_with_hints(output, "bias", candle_nn::Init::Const(0.0))?;
+    Ok(Linear::new(weight, Some(bias)))
+}
+
+fn embedding(vb: VarBuilder, rows: usize, width: usize) -> Result<Embedding> {
+    let weight = vb.get_with_hints(
+        (rows, width),
+        "weight",
+        candle_nn::Init::Randn {
+            mean: 0.0,
+            stdev: 0.02,
+        },
+    )?;
+    Ok(Embedding::new(weight, width))
+}
+
+/// `embeddings`: word + position + token-type embeddings, LayerNorm, dropout.
+pub struct BertEmbeddings {
+    word_embeddings: Embedding,
+    position_embeddings: Embedding,
+    token_type_embeddings: Option<Embedding>,
+    layer_norm: LayerNorm,
+    dropout: f64,
+}
+
+impl BertEmbeddings {
+    /// Loads from `vb` = `<prefix>.embeddings`.
+    pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
+        let h = cfg.hidden_size;
+        Ok(Self {
+            word_embeddings: embedding(vb.pp("word_embeddings"), cfg.vocab_size, h)?,
+            position_embeddings: embedding(
+                vb.pp("position_embeddings"),
+                cfg.max_position_embeddings,
+                h,
+            )?,
+            token_type_embeddings: if cfg.type_vocab_size > 0 {
+                Some(embedding(
+                    vb.pp("token_type_embeddings"),
+                    cfg.type_vocab_size,
+                    h,
+                )?)
+            } else {
+                None
+            },
+            layer_norm: LayerNorm::load(vb.pp("LayerNorm"), h, cfg.layer_norm_eps)?,
+            dropout: cfg.hidden_dropout_prob,
+        })
+    }
+
+    /// The word-embedding matrix (`[vocab, hidden]`).
+    pub fn word_embeddings(&self) -> &Tensor {
+        self.word_embeddings.embeddings()
+    }
+
+    /// `input_ids`, `position_ids`: `[batch, seq]` u32. Token types are all 0 (single texts).
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        position_ids: &Tensor,
+        mode: &Mode,
+    ) -> Result<Tensor> {
+        let words = self.word_embeddings.forward(input_ids)?;
+        let positions = self.position_embeddings.forward(position_ids)?;
+        let mut x = (words + positions)?;
+        if let Some(types) = &self.token_type_embeddings {
+            x = x.broadcast_add(&types.embeddings().get(0)?)?;
+        }
+        let x = self.layer_norm.forward(&x)?;
+        mode.dropout(&x, self.dropout)
+    }
+}
+
+/// `attention.self`: query, key, value projections and scaled dot-product attention.
+pub struct BertSelfAttention {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    heads: usize,
+    head_dim: usize,
+    dropout: f64,
+}
+
+impl BertSelfAttention {
+    /// Loads from `vb` = `...attention.self`.
+    pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
+        let h = cfg.hidden_size;
+        Ok(Self {
+            query: linear(vb.pp("query"), h, h)?,
+            key: linear(vb.pp("key"), h, h)?,
+            value: linear(vb.pp("value"), h, h)?,
+            heads: cfg.num_attention_heads,
+            head_dim: cfg.head_dim(),
+            dropout: cfg.attention_probs_dropout_prob,
+        })
+    }
+
+    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, s, _) = x.dims3()?;
+        x.reshape((b, s, self.heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// `x`: `[batch, seq, hidden]`; `mask_bias`: `[batch, 1, 1, seq]` (0 or a large negative).
+    pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: &Mode) -> Result<Tensor> {
+        let (b, s, h) = x.dims3()?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let q = (self.split_heads(&self.query.forward(x)?)? * scale)?;
+        let k = self.split_heads(&self.key.forward(x)?)?;
+        let v = self.split_heads(&self.value.forward(x)?)?;
+        let scores = q.matmul(&k.t()?)?.broadcast_add(mask_bias)?;
+        let probs = ops::softmax_last_dim(&scores)?;
+        let probs = mode.dropout(&probs, self.dropout)?;
+        probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))
+    }
+}
+
+/// `attention.output` and `output`: dense, dropout, residual, LayerNorm.
+pub struct BertResidualOutput {
+    dense: Linear,
+    layer_norm: LayerNorm,
+    dropout: f64,
+}
+
+impl BertResidualOutput {
+    /// Loads from `vb` = `...attention.output` (width `input` = hidden) or `...output`
+    /// (`input` = intermediate size).
+    pub fn load(vb: VarBuilder, input: usize, cfg: &EncoderConfig) -> Result<Self> {
+        Ok(Self {
+            dense: linear(vb.pp("dense"), input, cfg.hidden_size)?,
+            layer_norm: LayerNorm::load(vb.pp("LayerNorm"), cfg.hidden_size, cfg.layer_norm_eps)?,
+            dropout: cfg.hidden_dropout_prob,
+        })
+    }
+
+    /// `LayerNorm(dropout(dense(x)) + residual)`.
+    pub fn forward(&self, x: &Tensor, residual: &Tensor, mode: &Mode) -> Result<Tensor> {
+        let x = mode.dropout(&self.dense.forward(x)?, self.dropout)?;
+        self.layer_norm.forward(&(x + residual)?)
+    }
+}
+
+/// `attention`: self-attention followed by its output block.
+pub struct BertAttention {
+    self_attention: BertSelfAttention,
+    output: BertResidualOutput,
+}
+
+impl BertAttention {
+    /// Loads from `vb` = `...attention`.
+    pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
+        Ok(Self {
+            self_attention: BertSelfAttention::load(vb.pp("self"), cfg)?,
+            output: BertResidualOutput::load(vb.pp("output"), cfg.hidden_size, cfg)?,
+        })
+    }
+
+    /// Attention sub-layer with residual connection.
+    pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: &Mode) -> Result<Tensor> {
+        let a = self.self_attention.forward(x, mask_bias, mode)?;
+        self.output.forward(&a, x, mode)
+    }
+}
+
+/// `intermediate`: dense then activation.
+pub struct BertIntermediate {
+    dense: Linear,
+    activation: Activation,
+}
+
+impl BertIntermediate {
+    /// Loads from `vb` = `...intermediate`.
+    pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
+        Ok(Self {
+            dense: linear(vb.pp("dense"), cfg.hidden_size, cfg.intermediate_size)?,
+            activation: cfg.hidden_act,
+        })
+    }
+
+    /// `act(dense(x))`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = self.dense.forward(x)?;
+        match self.activation {
+            Activation::Gelu => x.gelu_erf(),
+            Activation::GeluNew => x.gelu(),
+            Activation::Relu => x.relu(),
+        }
+    }
+}
+
+/// `encoder.layer.{i}`: attention then feed-forward.
+pub struct BertLayer {
+    attention: BertAttention,
+    intermediate: BertIntermediate,
+    output: BertResidualOutput,
+}
+
+impl BertLayer {
+    /// Loads from `vb` = `encoder.layer.{i}`.
+    pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
+        Ok(Self {
+            attention: BertAttention::load(vb.pp("attention"), cfg)?,
+            intermediate: BertIntermediate::load(vb.pp("intermediate"), cfg)?,
+            output: BertResidualOutput::load(vb.pp("output"), cfg.intermediate_size, cfg)?,
+        })
+    }
+
+    /// One transformer block.
+    pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: &Mode) -> Result<Tensor> {
+        let a = self.attention.forward(x, mask_bias, mode)?;
+        let f = self.intermediate.forward(&a)?;
+        self.output.forward(&f, &a, mode)
+    }
+}
+
+/// `pooler`: dense + tanh on the first token (used by `BertForSequenceClassification`).
+pub struct BertPooler {
+    dense: Linear,
+}
+
+impl BertPooler {
+    /// Loads from `vb` = `<prefix>.pooler`.
+    pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
+        Ok(Self {
+            dense: linear(vb.pp("dense"), cfg.hidden_size, cfg.hidden_size)?,
+        })
+    }
+
+    /// `tanh(dense(hidden[:, 0]))`.
+    pub fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.dense
+            .forward(&hidden.narrow(1, 0, 1)?.squeeze(1)?)?
+            .tanh()
+    }
+}
+
+/// Which parts of the encoder stay fixed during fine-tuning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Freeze {
+    /// Keep the embeddings fixed.
+    pub embeddings: bool,
+    /// Keep the lowest this-many transformer layers fixed.
+    pub lower_layers: usize,
+}
+
+/// The whole encoder (`bert` / `roberta` in `*For*` checkpoints).
+pub struct BertModel {
+    embeddings: BertEmbeddings,
+    layers: Vec<BertLayer>,
+    pooler: Option<BertPooler>,
+    family: Family,
+    position_offset: u32,
+    pad_token_id: u32,
+    freeze: Freeze,
+}
+
+impl BertModel {
+    /// Loads from `vb` = the base-model prefix. The pooler is loaded only when `with_pooler`.
+    pub fn load(vb: VarBuilder, cfg: &EncoderConfig, with_pooler: bool) -> Result<Self> {
+        let family = cfg.family().map_err(candle_core::Error::Msg)?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| BertLayer::load(vb.pp(format!("encoder.layer.{i}")), cfg))
+            .collect::<Result<Vec<_>>>()?;
+        let pooler = if with_pooler {
+            Some(BertPooler::load(vb.pp("pooler"), cfg)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            embeddings: BertEmbeddings::load(vb.pp("embeddings"), cfg)?,
+            layers,
+            pooler,
+            family,
+            position_offset: cfg.position_offset() as u32,
+            pad_token_id: cfg.pad_token_id,
+            freeze: Freeze::default(),
+        })
+    }
+
+    /// Sets which parts are frozen (their outputs are detached from the gradient graph).
+    pub fn set_freeze(&mut self, freeze: Freeze) {
+        self.freeze = freeze;
+    }
+
+    /// The embeddings module.
+    pub fn embeddings(&self) -> &BertEmbeddings {
+        &self.embeddings
+    }
+
+    /// The pooler, when loaded.
+    pub fn pooler(&self) -> Option<&BertPooler> {
+        self.pooler.as_ref()
+    }
+
+    /// Position ids `[batch, seq]` for a right-padded batch: `0..seq` for BERT; for RoBERTa,
+    /// `pad + 1 + i` on real tokens and `pad` on padding, as transformers computes them.
+    pub fn position_ids(&self, attention_mask: &Tensor) -> Result<Tensor> {
+        let (b, s) = attention_mask.dims2()?;
+        match self.family {
+            Family::Bert => Tensor::arange(
+                self.position_offset,
+                self.position_offset + s as u32,
+                attention_mask.device(),
+            )?
+            .unsqueeze(0)?
+            .expand((b, s))?
+            .contiguous(),
+            Family::Roberta => {
+                let mask = attention_mask.to_dtype(DType::U32)?;
+                let running = mask.to_dtype(DType::F32)?.cumsum(1)?.to_dtype(DType::U32)?;
+                (running * &mask)? + self.pad_token_id as f64
+            }
+        }
+    }
+
+    /// The additive attention bias `[batch, 1, 1, seq]` from a 0/1 mask.
+    pub fn mask_bias(attention_mask: &Tensor) -> Result<Tensor> {
+        let (b, s) = attention_mask.dims2()?;
+        let m = attention_mask.to_dtype(DType::F32)?;
+        ((m - 1.0)? * f32::MAX as f64)?.reshape((b, 1, 1, s))
+    }
+
+    /// Last hidden states `[batch, seq, hidden]` for `input_ids` and `attention_mask`
+    /// (`[batch, seq]`, u32, 1 = real token).
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        mode: &Mode,
+    ) -> Result<Tensor> {
+        let position_ids = self.position_ids(attention_mask)?;
+        let mask_bias = Self::mask_bias(attention_mask)?;
+        let mut x = self.embeddings.forward(input_ids, &position_ids, mode)?;
+        if self.freeze.embeddings {
+            x = x.detach();
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(&x, &mask_bias, mode)?;
+            if i < self.freeze.lower_layers {
+                x = x.detach();
+            }
+        }
+        Ok(x)
+    }
+}
+
+/// Mean of the hidden states over real tokens (`[batch, hidden]`), the e5 / sentence-embedding
+/// convention.
+pub fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    let m = attention_mask
+        .to_dtype(hidden.dtype())?
+        .unsqueeze(D::Minus1)?;
+    let sum = hidden.broadcast_mul(&m)?.sum(1)?;
+    let count = m.sum(1)?.clamp(1e-9, f64::MAX)?;
+    sum.broadcast_div(&count)
+}

@@ -1,0 +1,442 @@
+//! Reading checkpoint tensors: `model.safetensors`, sharded safetensors with
+//! `model.safetensors.index.json`, or PyTorch `pytorch_model.bin`.
+//!
+//! [`Weights`] hides the container; [`NameMap`] hides how the checkpoint spells names (with or
+//! without the `bert.` / `roberta.` prefix, legacy `gamma`/`beta` LayerNorm names), so model code
+//! always asks for the names of a Hugging Face `*For*Classification` checkpoint.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::var_builder::SimpleBackend;
+
+use crate::error::{Error, Result};
+
+/// The tensor container of one checkpoint.
+enum Container {
+    Safetensors(candle_core::safetensors::MmapedSafetensors),
+    Pytorch(candle_core::pickle::PthTensors),
+}
+
+/// The tensors of a checkpoint, read lazily (safetensors are memory-mapped).
+pub struct Weights {
+    container: Container,
+    /// Where the tensors come from (first file for sharded checkpoints), for error messages.
+    path: PathBuf,
+    names: BTreeSet<String>,
+}
+
+impl Weights {
+    /// Finds the weights in a model folder: `model.safetensors`, then the sharded index, then
+    /// `pytorch_model.bin`.
+    pub fn open_dir(dir: &Path) -> Result<Self> {
+        let single = dir.join("model.safetensors");
+        let index = dir.join("model.safetensors.index.json");
+        let bin = dir.join("pytorch_model.bin");
+        if single.is_file() {
+            Self::open_safetensors(&[single])
+        } else if index.is_file() {
+            Self::open_safetensors(&shard_files(&index)?)
+        } else if bin.is_file() {
+            Self::open_pytorch(&bin)
+        } else {
+            Err(Error::model(
+                dir,
+                "no weights: expected model.safetensors, model.safetensors.index.json or pytorch_model.bin",
+            ))
+        }
+    }
+
+    /// Opens one or several safetensors files (memory-mapped).
+    pub fn open_safetensors(files: &[PathBuf]) -> Result<Self> {
+        let first = files.first().cloned().unwrap_or_default();
+        for f in files {
+            check_safetensors_header(f)?;
+        }
+        // SAFETY: the files are mapped read-only; naba never writes to a file it has mapped
+        // (saving goes through a temporary file and a rename).
+        let st = unsafe { candle_core::safetensors::MmapedSafetensors::multi(files) }
+            .map_err(|e| Error::model(&first, format!("unreadable safetensors: {e}")))?;
+        let names = st.tensors().into_iter().map(|(n, _)| n).collect();
+        Ok(Self {
+            container: Container::Safetensors(st),
+            path: first,
+            names,
+        })
+    }
+
+    /// Opens a PyTorch pickle checkpoint (`torch.save(state_dict)`, zip format).
+    pub fn open_pytorch(file: &Path) -> Result<Self> {
+        let pth = candle_core::pickle::PthTensors::new(file, None)
+            .map_err(|e| Error::model(file, format!("unreadable PyTorch checkpoint: {e}")))?;
+        let names = pth.tensor_infos().keys().cloned().collect();
+        Ok(Self {
+            container: Container::Pytorch(pth),
+            path: file.to_path_buf(),
+            names,
+        })
+    }
+
+    /// The file the tensors come from (the first shard for sharded checkpoints).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every tensor name stored in the checkpoint.
+    pub fn names(&self) -> &BTreeSet<String> {
+        &self.names
+    }
+
+    /// The shape of every stored tensor, read from the headers (nothing is loaded).
+    pub fn shapes(&self) -> Vec<(String, Vec<usize>)> {
+        match &self.container {
+            Container::Safetensors(st) => st
+                .tensors()
+                .into_iter()
+                .map(|(n, v)| (n, v.shape().to_vec()))
+                .collect(),
+            Container::Pytorch(pth) => pth
+                .tensor_infos()
+                .iter()
+                .map(|(n, i)| (n.clone(), i.layout.shape().dims().to_vec()))
+                .collect(),
+        }
+    }
+
+    /// Loads one stored tensor as f32 on `device`.
+    pub fn load(&self, stored_name: &str, device: &Device) -> Result<Tensor> {
+        let t = match &self.container {
+            Container::Safetensors(st) => st.load(stored_name, device),
+            Container::Pytorch(pth) => match pth.get(stored_name) {
+                Ok(Some(t)) => t.to_device(device),
+                Ok(None) => Err(candle_core::Error::Msg("missing".into())),
+                Err(e) => Err(e),
+            },
+        };
+        t.and_then(|t| t.to_dtype(DType::F32))
+            .map_err(|e| Error::model(&self.path, format!("tensor {stored_name}: {e}")))
+    }
+}
+
+/// Reads the shard list of a sharded safetensors checkpoint.
+fn shard_files(index: &Path) -> Result<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(index).map_err(|e| Error::io(index, e))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::format(index, e.line(), format!("invalid JSON: {e}")))?;
+    let map = json
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| Error::format(index, 0, "no \"weight_map\" object"))?;
+    let dir = index.parent().unwrap_or(Path::new("."));
+    let files: BTreeSet<&str> = map.values().filter_map(|v| v.as_str()).collect();
+    let files: Vec<PathBuf> = files.into_iter().map(|f| dir.join(f)).collect();
+    if let Some(missing) = files.iter().find(|f| !f.is_file()) {
+        return Err(Error::model(
+            index,
+            format!("shard {} is missing", missing.display()),
+        ));
+    }
+    Ok(files)
+}
+
+/// Rejects files that cannot be safetensors before mapping them, with a precise message.
+fn check_safetensors_header(file: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let len = f.metadata().map_err(|e| Error::io(file, e))?.len();
+    let mut head = [0u8; 8];
+    if len < 8 || f.read_exact(&mut head).is_err() {
+        return Err(Error::model(
+            file,
+            format!("corrupt safetensors: file is only {len} bytes"),
+        ));
+    }
+    let header_len = u64::from_le_bytes(head);
+    if header_len.saturating_add(8) > len {
+        return Err(Error::model(
+            file,
+            format!("corrupt safetensors: header claims {header_len} bytes but the file has {len}"),
+        ));
+    }
+    Ok(())
+}
+
+/// How a checkpoint spells the canonical names naba asks for.
+///
+/// Canonical names are those of a Hugging Face `BertForTokenClassification` checkpoint:
+/// `bert.embeddings.word_embeddings.weight`, `bert.encoder.layer.0...`, `classifier.weight`.
+#[derive(Debug, Clone)]
+pub struct NameMap {
+    /// The base-model prefix naba uses (`bert` or `roberta`).
+    canonical_prefix: String,
+    /// The prefix the checkpoint uses for base-model tensors (`""` for bare `BertModel`s).
+    stored_prefix: String,
+    /// Whether LayerNorm parameters are stored as `gamma` / `beta`.
+    legacy_layer_norm: bool,
+}
+
+impl NameMap {
+    /// Works out the spelling from the stored names.
+    pub fn detect(names: &BTreeSet<String>, canonical_prefix: &str) -> Self {
+        let candidates = [
+            canonical_prefix,
+            "bert",
+            "roberta",
+            "xlm-roberta",
+            "model",
+            "encoder_model",
+        ];
+        let stored_prefix = candidates
+            .iter()
+            .find(|p| names.contains(&format!("{p}.embeddings.word_embeddings.weight")))
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let legacy_layer_norm = names.iter().any(|n| n.ends_with("LayerNorm.gamma"));
+        Self {
+            canonical_prefix: canonical_prefix.to_string(),
+            stored_prefix,
+            legacy_layer_norm,
+        }
+    }
+
+    /// The stored name for a canonical name.
+    pub fn stored(&self, canonical: &str) -> String {
+        let mut name = match canonical.strip_prefix(&format!("{}.", self.canonical_prefix)) {
+            Some(rest) if self.stored_prefix.is_empty() => rest.to_string(),
+            Some(rest) => format!("{}.{rest}", self.stored_prefix),
+            None => canonical.to_string(),
+        };
+        if self.legacy_layer_norm && name.contains("LayerNorm.") {
+            name = name
+                .replace("LayerNorm.weight", "LayerNorm.gamma")
+                .replace("LayerNorm.bias", "LayerNorm.beta");
+        }
+        name
+    }
+}
+
+/// A checkpoint seen through canonical names: a Candle [`SimpleBackend`] for inference.
+pub struct Checkpoint {
+    weights: Weights,
+    names: NameMap,
+}
+
+impl Checkpoint {
+    /// Wraps `weights`, whose base-model tensors naba will ask for under `canonical_prefix`.
+    pub fn new(weights: Weights, canonical_prefix: &str) -> Self {
+        let names = NameMap::detect(weights.names(), canonical_prefix);
+        Self { weights, names }
+    }
+
+    /// The underlying tensors.
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    /// Whether the checkpoint holds the canonical tensor `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.weights.names().contains(&self.names.stored(name))
+    }
+
+    /// Loads the canonical tensor `name`, checking its shape.
+    pub fn load(&self, name: &str, shape: &Shape, device: &Device) -> Result<Tensor> {
+        let stored = self.names.stored(name);
+        if !self.weights.names().contains(&stored) {
+            return Err(Error::model(
+                self.weights.path(),
+                format!("tensor {stored} is missing"),
+            ));
+        }
+        let t = self.weights.load(&stored, device)?;
+        if t.shape() != shape {
+            return Err(Error::model(
+                self.weights.path(),
+                format!(
+                    "tensor {stored} has shape {:?}, the config implies {:?}",
+                    t.dims(),
+                    shape.dims()
+                ),
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Stored names that no canonical name in `used` maps to (MLM heads, poolers ...).
+    pub fn unused<'a>(&self, used: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+        let used: BTreeSet<String> = used.into_iter().map(|n| self.names.stored(n)).collect();
+        self.weights
+            .names()
+            .iter()
+            .filter(|n| !used.contains(*n))
+            .cloned()
+            .collect()
+    }
+}
+
+impl SimpleBackend for Checkpoint {
+    fn get(
+        &self,
+        s: Shape,
+        name: &str,
+        _: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        self.load(name, &s, dev)
+            .and_then(|t| Ok(t.to_dtype(dtype)?))
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        self.weights
+            .load(&self.names.stored(name), dev)
+            .and_then(|t| Ok(t.to_dtype(dtype)?))
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.has(name)
+    }
+}
+
+/// A [`SimpleBackend`] for training: every tensor becomes a [`candle_core::Var`] in a
+/// [`candle_nn::VarMap`], initialised from the checkpoint when it holds it and from the model's
+/// own initialiser otherwise (a new task head). It records which names were initialised fresh.
+pub struct TrainableCheckpoint {
+    checkpoint: Option<Checkpoint>,
+    varmap: candle_nn::VarMap,
+    fresh: std::sync::Mutex<Vec<String>>,
+}
+
+impl TrainableCheckpoint {
+    /// Vars go into `varmap`; `checkpoint` (if any) provides initial values.
+    pub fn new(checkpoint: Option<Checkpoint>, varmap: candle_nn::VarMap) -> Self {
+        Self {
+            checkpoint,
+            varmap,
+            fresh: Default::default(),
+        }
+    }
+
+    /// Names that were not in the checkpoint and got a fresh initialisation.
+    pub fn fresh_names(&self) -> Vec<String> {
+        self.fresh.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+}
+
+impl SimpleBackend for TrainableCheckpoint {
+    fn get(
+        &self,
+        s: Shape,
+        name: &str,
+        init: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        if let Some(existing) = self
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?
+            .get(name)
+        {
+            return Ok(existing.as_tensor().clone());
+        }
+        match &self.checkpoint {
+            Some(ck) if ck.has(name) => {
+                let t = ck
+                    .load(name, &s, dev)
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?
+                    .to_dtype(dtype)?;
+                let var = candle_core::Var::from_tensor(&t)?;
+                let out = var.as_tensor().clone();
+                self.varmap
+                    .data()
+                    .lock()
+                    .map_err(|_| candle_core::Error::Msg("poisoned".into()))?
+                    .insert(name.to_string(), var);
+                Ok(out)
+            }
+            _ => {
+                if let Ok(mut f) = self.fresh.lock() {
+                    f.push(name.to_string());
+                }
+                self.varmap.get(s, name, init, dtype, dev)
+            }
+        }
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        match &self.checkpoint {
+            Some(ck) => ck.get_unchecked(name, dtype, dev),
+            None => Err(candle_core::Error::Msg(format!(
+                "tensor {name} has no initial value"
+            ))),
+        }
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.checkpoint.as_ref().is_some_and(|c| c.has(name))
+    }
+}
+
+/// Collects tensors by name, e.g. to save a model.
+pub type NamedTensors = HashMap<String, Tensor>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bare_bert_names_drop_the_prefix() {
+        let map = NameMap::detect(&names(&["embeddings.word_embeddings.weight"]), "bert");
+        assert_eq!(
+            map.stored("bert.encoder.layer.0.output.dense.weight"),
+            "encoder.layer.0.output.dense.weight"
+        );
+        assert_eq!(map.stored("classifier.weight"), "classifier.weight");
+    }
+
+    #[test]
+    fn prefixed_and_legacy_names() {
+        let map = NameMap::detect(
+            &names(&[
+                "roberta.embeddings.word_embeddings.weight",
+                "roberta.embeddings.LayerNorm.gamma",
+            ]),
+            "roberta",
+        );
+        assert_eq!(
+            map.stored("roberta.embeddings.LayerNorm.weight"),
+            "roberta.embeddings.LayerNorm.gamma"
+        );
+        assert_eq!(
+            map.stored("roberta.embeddings.LayerNorm.bias"),
+            "roberta.embeddings.LayerNorm.beta"
+        );
+    }
+
+    #[test]
+    fn truncated_safetensors_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("model.safetensors");
+        std::fs::write(&f, [200u8, 0, 0, 0, 0, 0, 0, 0, b'{']).unwrap();
+        let err = Weights::open_dir(dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("model.safetensors") && err.contains("corrupt"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_folder_says_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Weights::open_dir(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("no weights"), "{err}");
+    }
+}
