@@ -6,6 +6,7 @@ pub mod config;
 pub mod dropout;
 pub mod e5s1;
 pub mod encoder;
+pub mod heads;
 pub mod hub;
 pub mod info;
 pub mod ops;
@@ -15,9 +16,10 @@ pub mod tokenizer;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::{DType, Device};
-use candle_nn::VarBuilder;
+use candle_nn::{VarBuilder, VarMap};
 
 pub use config::{EncoderConfig, Family};
 pub use dropout::{DropoutRng, Mode};
@@ -96,6 +98,15 @@ impl ModelFolder {
             DType::F32,
             device.clone(),
         ))
+    }
+
+    /// A variable builder whose tensors are [`candle_core::Var`]s in `varmap`, initialised from
+    /// the checkpoint; returns it with the checkpoint so callers can list what was newly created
+    /// (`Checkpoint::has`).
+    pub fn trainable_vars(&self, varmap: &VarMap, device: &Device) -> Result<(VarBuilder<'static>, Arc<Checkpoint>)> {
+        let ck = Arc::new(self.checkpoint()?);
+        let backend = weights::TrainableCheckpoint::new(Some(ck.clone()), varmap.clone());
+        Ok((VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone()), ck))
     }
 
     /// Loads the encoder for inference.

@@ -5,7 +5,7 @@
 //! without the `bert.` / `roberta.` prefix, legacy `gamma`/`beta` LayerNorm names), so model code
 //! always asks for the names of a Hugging Face `*For*Classification` checkpoint.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Shape, Tensor};
@@ -302,77 +302,44 @@ impl SimpleBackend for Checkpoint {
 
 /// A [`SimpleBackend`] for training: every tensor becomes a [`candle_core::Var`] in a
 /// [`candle_nn::VarMap`], initialised from the checkpoint when it holds it and from the model's
-/// own initialiser otherwise (a new task head). It records which names were initialised fresh.
+/// own initialiser otherwise (a new task head).
 pub struct TrainableCheckpoint {
-    checkpoint: Option<Checkpoint>,
+    checkpoint: Option<std::sync::Arc<Checkpoint>>,
     varmap: candle_nn::VarMap,
-    fresh: std::sync::Mutex<Vec<String>>,
 }
 
 impl TrainableCheckpoint {
     /// Vars go into `varmap`; `checkpoint` (if any) provides initial values.
-    pub fn new(checkpoint: Option<Checkpoint>, varmap: candle_nn::VarMap) -> Self {
-        Self {
-            checkpoint,
-            varmap,
-            fresh: Default::default(),
-        }
-    }
-
-    /// Names that were not in the checkpoint and got a fresh initialisation.
-    pub fn fresh_names(&self) -> Vec<String> {
-        self.fresh.lock().map(|f| f.clone()).unwrap_or_default()
+    pub fn new(checkpoint: Option<std::sync::Arc<Checkpoint>>, varmap: candle_nn::VarMap) -> Self {
+        Self { checkpoint, varmap }
     }
 }
 
+fn poisoned<T>(_: T) -> candle_core::Error {
+    candle_core::Error::Msg("variable map lock poisoned".into())
+}
+
 impl SimpleBackend for TrainableCheckpoint {
-    fn get(
-        &self,
-        s: Shape,
-        name: &str,
-        init: candle_nn::Init,
-        dtype: DType,
-        dev: &Device,
-    ) -> candle_core::Result<Tensor> {
-        if let Some(existing) = self
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?
-            .get(name)
-        {
+    fn get(&self, s: Shape, name: &str, init: candle_nn::Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        if let Some(existing) = self.varmap.data().lock().map_err(poisoned)?.get(name) {
             return Ok(existing.as_tensor().clone());
         }
         match &self.checkpoint {
             Some(ck) if ck.has(name) => {
-                let t = ck
-                    .load(name, &s, dev)
-                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?
-                    .to_dtype(dtype)?;
+                let t = ck.load(name, &s, dev).map_err(|e| candle_core::Error::Msg(e.to_string()))?.to_dtype(dtype)?;
                 let var = candle_core::Var::from_tensor(&t)?;
                 let out = var.as_tensor().clone();
-                self.varmap
-                    .data()
-                    .lock()
-                    .map_err(|_| candle_core::Error::Msg("poisoned".into()))?
-                    .insert(name.to_string(), var);
+                self.varmap.data().lock().map_err(poisoned)?.insert(name.to_string(), var);
                 Ok(out)
             }
-            _ => {
-                if let Ok(mut f) = self.fresh.lock() {
-                    f.push(name.to_string());
-                }
-                self.varmap.get(s, name, init, dtype, dev)
-            }
+            _ => self.varmap.get(s, name, init, dtype, dev),
         }
     }
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
         match &self.checkpoint {
             Some(ck) => ck.get_unchecked(name, dtype, dev),
-            None => Err(candle_core::Error::Msg(format!(
-                "tensor {name} has no initial value"
-            ))),
+            None => Err(candle_core::Error::Msg(format!("tensor {name} has no initial value"))),
         }
     }
 
@@ -381,8 +348,6 @@ impl SimpleBackend for TrainableCheckpoint {
     }
 }
 
-/// Collects tensors by name, e.g. to save a model.
-pub type NamedTensors = HashMap<String, Tensor>;
 
 #[cfg(test)]
 mod tests {
