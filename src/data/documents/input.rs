@@ -164,6 +164,16 @@ impl LineReader {
             )),
         })
     }
+
+    /// Like [`next_line`](LineReader::next_line), skipping lines that are blank or whitespace.
+    pub(super) fn next_nonblank_line(&mut self) -> Option<Result<(usize, String)>> {
+        loop {
+            match self.next_line()? {
+                Ok((_, text)) if text.trim().is_empty() => continue,
+                next => return Some(next),
+            }
+        }
+    }
 }
 
 /// Presents the checked lines of a [`LineReader`] as a byte stream (each line ending in `\n`),

@@ -29,15 +29,8 @@ impl Iterator for JsonlDocuments {
     type Item = Result<Document>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let (line, text) = match self.lines.next_line()? {
-                Ok(next) => next,
-                Err(e) => return Some(Err(e)),
-            };
-            if !text.trim().is_empty() {
-                return Some(parse_line(self.lines.path(), line, &text, &self.opts));
-            }
-        }
+        let next = self.lines.next_nonblank_line()?;
+        Some(next.and_then(|(line, text)| parse_line(self.lines.path(), line, &text, &self.opts)))
     }
 }
 

@@ -24,20 +24,15 @@ impl Iterator for LineDocuments {
     type Item = Result<Document>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let (line, text) = match self.lines.next_line()? {
-                Ok(next) => next,
-                Err(e) => return Some(Err(e)),
-            };
-            if !text.trim().is_empty() {
-                let id = format!("{}:{line}", input::file_name(self.lines.path()));
-                return Some(Ok(Document {
-                    id,
-                    text,
-                    ..Document::default()
-                }));
+        let next = self.lines.next_nonblank_line()?;
+        Some(next.map(|(line, text)| {
+            let id = format!("{}:{line}", input::file_name(self.lines.path()));
+            Document {
+                id,
+                text,
+                ..Document::default()
             }
-        }
+        }))
     }
 }
 
