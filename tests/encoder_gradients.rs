@@ -22,7 +22,12 @@ fn check_all_vars_get_gradients(model_type: &str, pooling: Pooling) {
     let varmap = VarMap::new();
     let (vb, ck) = folder.trainable_vars(&varmap, &dev).unwrap();
     let prefix = folder.family().prefix();
-    let encoder = BertModel::load(vb.pp(prefix), &folder.config, SequenceClassifier::needs_pooler(&folder.config, pooling)).unwrap();
+    let encoder = BertModel::load(
+        vb.pp(prefix),
+        &folder.config,
+        SequenceClassifier::needs_pooler(&folder.config, pooling),
+    )
+    .unwrap();
     let seq_head = SequenceClassifier::load(vb.clone(), &folder.config, 3, pooling).unwrap();
     let tok_head = TokenClassifier::load(vb.pp("ner"), &folder.config, 5).unwrap();
     let rng = DropoutRng::new(1);
@@ -31,21 +36,35 @@ fn check_all_vars_get_gradients(model_type: &str, pooling: Pooling) {
     let hidden = encoder.forward(&ids, &mask, &mode).unwrap();
     let seq = seq_head.forward(&encoder, &hidden, &mask, &mode).unwrap();
     let tok = tok_head.forward(&hidden, &mode).unwrap();
-    let loss = (seq.sqr().unwrap().sum_all().unwrap() + tok.sqr().unwrap().sum_all().unwrap()).unwrap();
+    let loss =
+        (seq.sqr().unwrap().sum_all().unwrap() + tok.sqr().unwrap().sum_all().unwrap()).unwrap();
     let grads = loss.backward().unwrap();
     let vars = varmap.data().lock().unwrap();
     assert!(vars.len() > 40, "only {} variables", vars.len());
     let mut from_checkpoint = 0;
     for (name, var) in vars.iter() {
         assert_eq!(var.dtype(), DType::F32);
-        let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name}: no gradient"));
-        let norm = g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("{name}: no gradient"));
+        let norm = g
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(norm > 0.0, "{name}: zero gradient");
         from_checkpoint += ck.has(name) as usize;
     }
     // everything but the new heads comes from the checkpoint
     let fresh: Vec<_> = vars.keys().filter(|n| !ck.has(n)).cloned().collect();
-    assert!(fresh.iter().all(|n| n.starts_with("classifier") || n.starts_with("ner")), "{fresh:?}");
+    assert!(
+        fresh
+            .iter()
+            .all(|n| n.starts_with("classifier") || n.starts_with("ner")),
+        "{fresh:?}"
+    );
     assert!(from_checkpoint >= 37, "{from_checkpoint}");
 }
 

@@ -139,9 +139,9 @@ impl E5File {
             block: c.size("block size")?,
         };
         if header.block != 32
-            || header.hidden % 32 != 0
+            || !header.hidden.is_multiple_of(32)
             || header.heads == 0
-            || header.hidden % header.heads != 0
+            || !header.hidden.is_multiple_of(header.heads)
         {
             return Err(Error::model(
                 path,
@@ -181,7 +181,7 @@ impl E5File {
             } else {
                 elements * 4
             };
-            if (quantised && elements % 32 != 0)
+            if (quantised && !elements.is_multiple_of(32))
                 || size != want
                 || offset.checked_add(size).is_none_or(|e| e > bytes.len())
             {

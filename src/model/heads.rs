@@ -10,7 +10,14 @@ use super::dropout::Mode;
 use super::encoder::{mean_pool, BertModel};
 
 fn linear(vb: VarBuilder, input: usize, output: usize) -> Result<Linear> {
-    let weight = vb.get_with_hints((output, input), "weight", candle_nn::Init::Randn { mean: 0.0, stdev: 0.02 })?;
+    let weight = vb.get_with_hints(
+        (output, input),
+        "weight",
+        candle_nn::Init::Randn {
+            mean: 0.0,
+            stdev: 0.02,
+        },
+    )?;
     let bias = vb.get_with_hints(output, "bias", candle_nn::Init::Const(0.0))?;
     Ok(Linear::new(weight, Some(bias)))
 }
@@ -29,7 +36,10 @@ pub enum Pooling {
 
 /// The classifier dropout: `classifier_dropout` when set, else `hidden_dropout_prob`.
 fn classifier_dropout(cfg: &EncoderConfig) -> f64 {
-    cfg.extra.get("classifier_dropout").and_then(|v| v.as_f64()).unwrap_or(cfg.hidden_dropout_prob)
+    cfg.extra
+        .get("classifier_dropout")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(cfg.hidden_dropout_prob)
 }
 
 /// Sentence-level head: pooling, dropout, linear to `num_labels` logits.
@@ -48,20 +58,39 @@ impl SequenceClassifier {
     }
 
     /// Loads from the checkpoint root (`classifier.*`), creating fresh weights when absent.
-    pub fn load(vb: VarBuilder, cfg: &EncoderConfig, num_labels: usize, pooling: Pooling) -> Result<Self> {
+    pub fn load(
+        vb: VarBuilder,
+        cfg: &EncoderConfig,
+        num_labels: usize,
+        pooling: Pooling,
+    ) -> Result<Self> {
         let h = cfg.hidden_size;
         let roberta = cfg.family().ok() == Some(Family::Roberta) && pooling == Pooling::Cls;
         let (roberta_dense, classifier) = if roberta {
             let head = vb.pp("classifier");
-            (Some(linear(head.pp("dense"), h, h)?), linear(head.pp("out_proj"), h, num_labels)?)
+            (
+                Some(linear(head.pp("dense"), h, h)?),
+                linear(head.pp("out_proj"), h, num_labels)?,
+            )
         } else {
             (None, linear(vb.pp("classifier"), h, num_labels)?)
         };
-        Ok(Self { pooling, roberta_dense, classifier, dropout: classifier_dropout(cfg) })
+        Ok(Self {
+            pooling,
+            roberta_dense,
+            classifier,
+            dropout: classifier_dropout(cfg),
+        })
     }
 
     /// Logits `[batch, num_labels]`.
-    pub fn forward(&self, encoder: &BertModel, hidden: &Tensor, attention_mask: &Tensor, mode: &Mode) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        encoder: &BertModel,
+        hidden: &Tensor,
+        attention_mask: &Tensor,
+        mode: &Mode,
+    ) -> Result<Tensor> {
         let pooled = match (self.pooling, &self.roberta_dense) {
             (Pooling::Mean, _) => mean_pool(hidden, attention_mask)?,
             (Pooling::Cls, Some(dense)) => {
@@ -87,11 +116,15 @@ pub struct TokenClassifier {
 impl TokenClassifier {
     /// Loads `classifier.*` from the checkpoint root, creating fresh weights when absent.
     pub fn load(vb: VarBuilder, cfg: &EncoderConfig, num_labels: usize) -> Result<Self> {
-        Ok(Self { classifier: linear(vb.pp("classifier"), cfg.hidden_size, num_labels)?, dropout: classifier_dropout(cfg) })
+        Ok(Self {
+            classifier: linear(vb.pp("classifier"), cfg.hidden_size, num_labels)?,
+            dropout: classifier_dropout(cfg),
+        })
     }
 
     /// Logits `[batch, seq, num_labels]`.
     pub fn forward(&self, hidden: &Tensor, mode: &Mode) -> Result<Tensor> {
-        self.classifier.forward(&mode.dropout(hidden, self.dropout)?)
+        self.classifier
+            .forward(&mode.dropout(hidden, self.dropout)?)
     }
 }

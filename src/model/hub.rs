@@ -66,6 +66,9 @@ const WEIGHT_FILES: [&str; 3] = [
 const TOKENIZER_FILES: [&str; 2] = ["tokenizer.json", "vocab.txt"];
 const OPTIONAL_FILES: [&str; 2] = ["tokenizer_config.json", "special_tokens_map.json"];
 
+/// Gets one file of a repo: from the cache, or the hub when online.
+type FetchFn = dyn Fn(&str) -> std::result::Result<PathBuf, String>;
+
 /// Downloads (or finds in the cache) the files of hub model `id` and returns the snapshot folder.
 pub fn download(id: &str) -> Result<PathBuf> {
     let (name, revision) = match id.split_once('@') {
@@ -74,7 +77,7 @@ pub fn download(id: &str) -> Result<PathBuf> {
     };
     let repo = hf_hub::Repo::with_revision(name.clone(), hf_hub::RepoType::Model, revision);
     let cache = hf_hub::Cache::new(hub_cache_dir());
-    let fetch: Box<dyn Fn(&str) -> std::result::Result<PathBuf, String>> = if hub_offline() {
+    let fetch: Box<FetchFn> = if hub_offline() {
         let cached = cache.repo(repo.clone());
         Box::new(move |f: &str| {
             cached

@@ -103,10 +103,17 @@ impl ModelFolder {
     /// A variable builder whose tensors are [`candle_core::Var`]s in `varmap`, initialised from
     /// the checkpoint; returns it with the checkpoint so callers can list what was newly created
     /// (`Checkpoint::has`).
-    pub fn trainable_vars(&self, varmap: &VarMap, device: &Device) -> Result<(VarBuilder<'static>, Arc<Checkpoint>)> {
+    pub fn trainable_vars(
+        &self,
+        varmap: &VarMap,
+        device: &Device,
+    ) -> Result<(VarBuilder<'static>, Arc<Checkpoint>)> {
         let ck = Arc::new(self.checkpoint()?);
         let backend = weights::TrainableCheckpoint::new(Some(ck.clone()), varmap.clone());
-        Ok((VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone()), ck))
+        Ok((
+            VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone()),
+            ck,
+        ))
     }
 
     /// Loads the encoder for inference.

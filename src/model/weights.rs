@@ -320,16 +320,30 @@ fn poisoned<T>(_: T) -> candle_core::Error {
 }
 
 impl SimpleBackend for TrainableCheckpoint {
-    fn get(&self, s: Shape, name: &str, init: candle_nn::Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+    fn get(
+        &self,
+        s: Shape,
+        name: &str,
+        init: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         if let Some(existing) = self.varmap.data().lock().map_err(poisoned)?.get(name) {
             return Ok(existing.as_tensor().clone());
         }
         match &self.checkpoint {
             Some(ck) if ck.has(name) => {
-                let t = ck.load(name, &s, dev).map_err(|e| candle_core::Error::Msg(e.to_string()))?.to_dtype(dtype)?;
+                let t = ck
+                    .load(name, &s, dev)
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?
+                    .to_dtype(dtype)?;
                 let var = candle_core::Var::from_tensor(&t)?;
                 let out = var.as_tensor().clone();
-                self.varmap.data().lock().map_err(poisoned)?.insert(name.to_string(), var);
+                self.varmap
+                    .data()
+                    .lock()
+                    .map_err(poisoned)?
+                    .insert(name.to_string(), var);
                 Ok(out)
             }
             _ => self.varmap.get(s, name, init, dtype, dev),
@@ -339,7 +353,9 @@ impl SimpleBackend for TrainableCheckpoint {
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
         match &self.checkpoint {
             Some(ck) => ck.get_unchecked(name, dtype, dev),
-            None => Err(candle_core::Error::Msg(format!("tensor {name} has no initial value"))),
+            None => Err(candle_core::Error::Msg(format!(
+                "tensor {name} has no initial value"
+            ))),
         }
     }
 
@@ -347,7 +363,6 @@ impl SimpleBackend for TrainableCheckpoint {
         self.checkpoint.as_ref().is_some_and(|c| c.has(name))
     }
 }
-
 
 #[cfg(test)]
 mod tests {
