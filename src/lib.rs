@@ -18,6 +18,7 @@ pub mod infer;
 pub mod metrics;
 pub mod model;
 pub mod text;
+
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,1 +1,4 @@
-//! placeholder
+//! Training: the optimiser, the learning-rate schedule and the loop shared by every task.
+
+pub mod optim;
+pub mod schedule;
