@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<()> {
     let folder = ModelFolder::open(&model)?;
     let dev = Device::Cpu;
     let varmap = VarMap::new();
-    let (vb, _) = folder.trainable_vars(&varmap, &dev)?;
+    let (vb, _) = folder.trainable_vars(&varmap, &dev, 0)?;
     let encoder = BertModel::load(vb.pp(folder.family().prefix()), &folder.config, false)?;
     let head = TokenClassifier::load(vb, &folder.config, 9)?;
     let vars: Vec<(String, candle_core::Var)> = varmap

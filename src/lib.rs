@@ -17,6 +17,7 @@ pub mod error;
 pub mod infer;
 pub mod metrics;
 pub mod model;
+pub mod tasks;
 pub mod text;
 
 pub mod train;

@@ -20,7 +20,7 @@ fn check_all_vars_get_gradients(model_type: &str, pooling: Pooling) {
     let folder = ModelFolder::open_dir(dir.path()).unwrap();
     let dev = Device::Cpu;
     let varmap = VarMap::new();
-    let (vb, ck) = folder.trainable_vars(&varmap, &dev).unwrap();
+    let (vb, ck) = folder.trainable_vars(&varmap, &dev, 0).unwrap();
     let prefix = folder.family().prefix();
     let encoder = BertModel::load(
         vb.pp(prefix),

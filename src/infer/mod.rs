@@ -1,3 +1,5 @@
 //! Inference: turns model outputs into user results (embeddings, labels, spans with offsets).
 
+pub mod classify;
 pub mod embed;
+pub mod windows;

@@ -328,6 +328,11 @@ impl BertModel {
         self.freeze = freeze;
     }
 
+    /// Which parts are frozen.
+    pub fn freeze(&self) -> Freeze {
+        self.freeze
+    }
+
     /// The embeddings module.
     pub fn embeddings(&self) -> &BertEmbeddings {
         &self.embeddings

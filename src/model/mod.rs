@@ -2,6 +2,7 @@
 //! Knows model folders, nothing about other files.
 
 pub mod batch;
+pub mod classifier;
 pub mod config;
 pub mod dropout;
 pub mod e5s1;
@@ -9,6 +10,7 @@ pub mod encoder;
 pub mod heads;
 pub mod hub;
 pub mod info;
+pub mod meta;
 pub mod ops;
 pub mod pypi_e5;
 pub mod save;

@@ -306,12 +306,37 @@ impl SimpleBackend for Checkpoint {
 pub struct TrainableCheckpoint {
     checkpoint: Option<std::sync::Arc<Checkpoint>>,
     varmap: candle_nn::VarMap,
+    seed: u64,
 }
 
 impl TrainableCheckpoint {
-    /// Vars go into `varmap`; `checkpoint` (if any) provides initial values.
-    pub fn new(checkpoint: Option<std::sync::Arc<Checkpoint>>, varmap: candle_nn::VarMap) -> Self {
-        Self { checkpoint, varmap }
+    /// Vars go into `varmap`; `checkpoint` (if any) provides initial values; new tensors are
+    /// drawn from a generator seeded by `seed` and the tensor's name (reproducible runs).
+    pub fn new(checkpoint: Option<std::sync::Arc<Checkpoint>>, varmap: candle_nn::VarMap, seed: u64) -> Self {
+        Self { checkpoint, varmap, seed }
+    }
+
+    /// A new tensor for `name` as `init` says, from the seeded generator.
+    fn fresh(&self, s: &Shape, name: &str, init: candle_nn::Init, dev: &Device) -> candle_core::Result<Tensor> {
+        use rand::{Rng, SeedableRng};
+        use rand_distr::Distribution;
+        let n = s.elem_count();
+        let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed ^ name_hash);
+        let values: Vec<f32> = match init {
+            candle_nn::Init::Const(c) => vec![c as f32; n],
+            candle_nn::Init::Randn { mean, stdev } => {
+                let normal = rand_distr::Normal::new(mean as f32, stdev as f32).map_err(candle_core::Error::wrap)?;
+                (0..n).map(|_| normal.sample(&mut rng)).collect()
+            }
+            candle_nn::Init::Uniform { lo, up } => (0..n).map(|_| rng.gen_range(lo as f32..up as f32)).collect(),
+            candle_nn::Init::Kaiming { .. } => {
+                let fan_in = s.dims().iter().skip(1).product::<usize>().max(1);
+                let bound = (1.0 / fan_in as f32).sqrt();
+                (0..n).map(|_| rng.gen_range(-bound..bound)).collect()
+            }
+        };
+        Tensor::from_vec(values, s.clone(), dev)
     }
 }
 
@@ -346,7 +371,13 @@ impl SimpleBackend for TrainableCheckpoint {
                     .insert(name.to_string(), var);
                 Ok(out)
             }
-            _ => self.varmap.get(s, name, init, dtype, dev),
+            _ => {
+                let t = self.fresh(&s, name, init, dev)?.to_dtype(dtype)?;
+                let var = candle_core::Var::from_tensor(&t)?;
+                let out = var.as_tensor().clone();
+                self.varmap.data().lock().map_err(poisoned)?.insert(name.to_string(), var);
+                Ok(out)
+            }
         }
     }
 

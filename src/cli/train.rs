@@ -1,0 +1,206 @@
+//! `naba train`: fine-tune a base model for topic classification (or NER).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use naba::data::documents::{read_documents, stratified_subsample, Document, ReaderOptions};
+use naba::infer::windows::Truncation;
+use naba::model::heads::Pooling;
+use naba::model::meta::{NabaMeta, TaskKind};
+use naba::model::Freeze;
+use naba::train::optim::AdamWConfig;
+use naba::train::batches::BatchPlan;
+use naba::train::schedule::Decay;
+use naba::train::trainer::{EvalStrategy, TrainConfig};
+
+/// Flags shared by every task's training (names as in transformers' `TrainingArguments`).
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// What to train.
+    #[arg(long, value_enum, default_value = "topic")]
+    task: TaskKind,
+    /// Base model: folder, hub id, or `pypi:multilingual-e5-small`.
+    #[arg(long, short, default_value = naba::model::hub::E5_ALIAS)]
+    model: String,
+    /// Training data (topic: JSONL[.gz]/CSV/TSV/folder per label).
+    #[arg(long)]
+    train: PathBuf,
+    /// Dev data for evaluation, model selection and early stopping.
+    #[arg(long)]
+    dev: Option<PathBuf>,
+    /// Without --dev: hold out this share of the training data (stratified for topics).
+    #[arg(long, default_value_t = 0.1)]
+    dev_split: f64,
+    /// Output folder (best model, checkpoint-last/, log.jsonl).
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Field / column with the text.
+    #[arg(long, default_value = "text")]
+    text_field: String,
+    /// Field / column with the label.
+    #[arg(long, default_value = "label")]
+    label_field: String,
+    /// Field / column with a title to put in front of the text.
+    #[arg(long)]
+    title_field: Option<String>,
+    /// Longest input in tokens (special tokens included).
+    #[arg(long, default_value_t = 256)]
+    max_len: usize,
+    /// Which tokens of longer documents to keep in training.
+    #[arg(long, value_enum, default_value = "head")]
+    truncation: Truncation,
+    /// Tokens between window starts when predicting on long documents.
+    #[arg(long, default_value_t = 128)]
+    stride: usize,
+    /// Sentence pooling of the classifier.
+    #[arg(long, value_enum, default_value = "cls")]
+    pooling: Pooling,
+    /// Passes over the training data.
+    #[arg(long = "epochs", alias = "num-train-epochs", default_value_t = 3.0)]
+    epochs: f64,
+    /// Stop after this many optimiser steps.
+    #[arg(long)]
+    max_steps: Option<u64>,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 5e-5)]
+    learning_rate: f64,
+    /// Share of steps for linear warmup.
+    #[arg(long, default_value_t = 0.1)]
+    warmup_ratio: f64,
+    /// Decoupled weight decay (not on biases and LayerNorm).
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f64,
+    /// Global gradient-norm clipping (0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f64,
+    /// Learning-rate decay after warmup.
+    #[arg(long, value_enum, default_value = "linear")]
+    lr_scheduler_type: Decay,
+    /// Examples per micro-batch.
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    /// Padded tokens per micro-batch.
+    #[arg(long, default_value_t = 4096)]
+    batch_tokens: usize,
+    /// Micro-batches per optimiser step.
+    #[arg(long, default_value_t = 1)]
+    gradient_accumulation_steps: usize,
+    /// Evaluate every N steps (default: each epoch).
+    #[arg(long)]
+    eval_steps: Option<u64>,
+    /// Also write a resumable checkpoint every N steps.
+    #[arg(long)]
+    save_steps: Option<u64>,
+    /// Stop after N evaluations without improvement.
+    #[arg(long)]
+    early_stopping_patience: Option<usize>,
+    /// Dev metric that picks the best model.
+    #[arg(long, default_value = "macro_f1")]
+    metric_for_best_model: String,
+    /// Seed for data order, dropout and new weights.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// `balanced`: weight classes by inverse frequency.
+    #[arg(long)]
+    class_weights: Option<String>,
+    /// Keep the embeddings fixed.
+    #[arg(long)]
+    freeze_embeddings: bool,
+    /// Keep the lowest N transformer layers fixed.
+    #[arg(long, default_value_t = 0)]
+    freeze_layers: usize,
+    /// Update only the embedding rows of tokens in each batch (lazy AdamW; faster).
+    #[arg(long)]
+    lazy_embeddings: bool,
+    /// Train on a stratified subsample of this many examples.
+    #[arg(long)]
+    max_train_examples: Option<usize>,
+    /// Evaluate on a stratified subsample of this many dev examples.
+    #[arg(long)]
+    max_dev_examples: Option<usize>,
+    /// Continue from OUTPUT/checkpoint-last if it exists.
+    #[arg(long)]
+    resume: bool,
+}
+
+fn subsample(docs: Vec<Document>, n: Option<usize>, seed: u64) -> Vec<Document> {
+    match n {
+        Some(n) if n < docs.len() => {
+            let keep = stratified_subsample(&docs, n, seed);
+            let mut docs: Vec<Option<Document>> = docs.into_iter().map(Some).collect();
+            keep.into_iter().filter_map(|i| docs[i].take()).collect()
+        }
+        _ => docs,
+    }
+}
+
+pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    if a.task == TaskKind::Ner {
+        anyhow::bail!("NER training is not available yet in this build");
+    }
+    let opts = ReaderOptions {
+        text_field: a.text_field.clone(),
+        label_field: a.label_field.clone(),
+        title_field: a.title_field.clone(),
+        ..ReaderOptions::default()
+    };
+    let mut train = read_documents(&a.train, &opts)?;
+    let (dev, dev_source) = match &a.dev {
+        Some(p) => (read_documents(p, &opts)?, p.clone()),
+        None => {
+            let n_dev = ((train.len() as f64) * a.dev_split).round() as usize;
+            let held: std::collections::BTreeSet<usize> = stratified_subsample(&train, n_dev.max(1), a.seed).into_iter().collect();
+            let mut dev = Vec::new();
+            let mut rest = Vec::new();
+            for (i, d) in train.into_iter().enumerate() {
+                if held.contains(&i) { dev.push(d) } else { rest.push(d) }
+            }
+            train = rest;
+            (dev, a.train.clone())
+        }
+    };
+    let train = subsample(train, a.max_train_examples, a.seed);
+    let dev = subsample(dev, a.max_dev_examples, a.seed);
+    eprintln!("naba: {} training and {} dev documents", train.len(), dev.len());
+    let cfg = TrainConfig {
+        output_dir: a.output.clone(),
+        num_train_epochs: a.epochs,
+        max_steps: a.max_steps,
+        learning_rate: a.learning_rate,
+        warmup_ratio: a.warmup_ratio,
+        lr_scheduler: a.lr_scheduler_type,
+        adamw: AdamWConfig { weight_decay: a.weight_decay, lazy_embeddings: a.lazy_embeddings, ..AdamWConfig::default() },
+        max_grad_norm: a.max_grad_norm,
+        gradient_accumulation_steps: a.gradient_accumulation_steps,
+        batches: BatchPlan { batch_size: a.batch_size, max_tokens: a.batch_tokens, pool: a.batch_size * 32 },
+        seed: a.seed,
+        eval: a.eval_steps.map_or(EvalStrategy::Epoch, EvalStrategy::Steps),
+        metric_for_best_model: a.metric_for_best_model.clone(),
+        early_stopping_patience: a.early_stopping_patience,
+        save_steps: a.save_steps,
+    };
+    let meta = NabaMeta {
+        pooling: a.pooling,
+        max_len: a.max_len,
+        stride: a.stride,
+        truncation: a.truncation,
+        ..NabaMeta::foreign(TaskKind::Topic, a.max_len)
+    };
+    let spec = naba::tasks::topic::TopicTrainSpec {
+        base_model: a.model.clone(),
+        train,
+        dev,
+        dev_source,
+        meta,
+        freeze: Freeze { embeddings: a.freeze_embeddings, lower_layers: a.freeze_layers },
+        balanced_class_weights: match a.class_weights.as_deref() {
+            None | Some("none") => false,
+            Some("balanced") => true,
+            Some(other) => anyhow::bail!("--class-weights {other:?}: use `balanced` or `none`"),
+        },
+    };
+    let summary = naba::tasks::topic::train_topic(spec, &cfg, a.resume)?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    eprintln!("naba: best model in {}", a.output.display());
+    Ok(())
+}

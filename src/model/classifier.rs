@@ -1,0 +1,147 @@
+//! A topic classifier: the encoder with a sequence-classification head, built for training from
+//! a base model or loaded from a fine-tuned folder (naba's or a transformers
+//! `*ForSequenceClassification` checkpoint), and saved in the layout transformers reads.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+use super::batch::Batch;
+use super::heads::SequenceClassifier;
+use super::meta::{NabaMeta, TaskKind};
+use super::{BertModel, EncoderConfig, Family, Freeze, Mode, ModelFolder};
+use crate::error::{Error, Result};
+
+/// Encoder + sequence-classification head, with its labels and settings.
+pub struct TopicClassifier {
+    /// Config (with labels and the `naba` block) and tokenizer.
+    pub folder: ModelFolder,
+    /// Label names by id.
+    pub labels: Vec<String>,
+    /// How the model was trained.
+    pub meta: NabaMeta,
+    encoder: BertModel,
+    head: SequenceClassifier,
+}
+
+/// The `architectures` entry for a sequence classifier of `family`.
+fn architecture(cfg: &EncoderConfig) -> &'static str {
+    match (cfg.family(), cfg.model_type.as_str()) {
+        (Ok(Family::Roberta), "xlm-roberta") => "XLMRobertaForSequenceClassification",
+        (Ok(Family::Roberta), _) => "RobertaForSequenceClassification",
+        _ => "BertForSequenceClassification",
+    }
+}
+
+/// Reads the `naba` block of a config, if any.
+pub fn read_meta(cfg: &EncoderConfig, path: &Path) -> Result<Option<NabaMeta>> {
+    match cfg.extra.get("naba") {
+        None => Ok(None),
+        Some(v) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| Error::model(path.join("config.json"), format!("invalid \"naba\" block: {e}"))),
+    }
+}
+
+impl TopicClassifier {
+    /// A classifier for `labels` on top of `base`, its variables in `varmap` (encoder from the
+    /// checkpoint, head freshly initialised).
+    pub fn for_training(
+        base: &ModelFolder,
+        labels: Vec<String>,
+        meta: NabaMeta,
+        freeze: Freeze,
+        varmap: &VarMap,
+        device: &Device,
+        seed: u64,
+    ) -> Result<Self> {
+        let (vb, _) = base.trainable_vars(varmap, device, seed)?;
+        let mut model = Self::build(base.clone(), labels, meta, vb)?;
+        model.encoder.set_freeze(freeze);
+        Ok(model)
+    }
+
+    /// Loads a fine-tuned classifier for inference.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let folder = ModelFolder::open_dir(dir)?;
+        let labels = folder.config.labels().map_err(|m| Error::model(dir.join("config.json"), m))?;
+        if labels.is_empty() {
+            return Err(Error::model(dir.join("config.json"), "no id2label: not a fine-tuned classifier"));
+        }
+        let meta = match read_meta(&folder.config, dir)? {
+            Some(m) if m.task != TaskKind::Topic => {
+                return Err(Error::model(dir.join("config.json"), format!("this is a {:?} model, not a topic classifier", m.task)))
+            }
+            Some(m) => m,
+            None => NabaMeta::foreign(TaskKind::Topic, folder.config.max_sequence_length()),
+        };
+        let vb = folder.inference_vars(device)?;
+        Self::build(folder, labels, meta, vb)
+    }
+
+    fn build(folder: ModelFolder, labels: Vec<String>, meta: NabaMeta, vb: VarBuilder<'static>) -> Result<Self> {
+        let cfg = &folder.config;
+        let pooler = SequenceClassifier::needs_pooler(cfg, meta.pooling);
+        let encoder = BertModel::load(vb.pp(folder.family().prefix()), cfg, pooler).map_err(|e| folder.load_error(e))?;
+        let head = SequenceClassifier::load(vb, cfg, labels.len(), meta.pooling).map_err(|e| folder.load_error(e))?;
+        Ok(Self { folder, labels, meta, encoder, head })
+    }
+
+    /// Name prefixes of the frozen variables (embeddings, lower layers).
+    pub fn frozen_prefixes(&self) -> Vec<String> {
+        frozen_prefixes(self.folder.family().prefix(), self.encoder.freeze())
+    }
+
+    /// The text as the model reads it (the normalisation chosen at training time).
+    pub fn prepare_text(&self, text: &str) -> String {
+        text.to_string()
+    }
+
+    /// Logits `[batch, labels]`.
+    pub fn logits(&self, batch: &Batch, mode: &Mode) -> Result<Tensor> {
+        let hidden = self.encoder.forward(&batch.input_ids, &batch.attention_mask, mode)?;
+        Ok(self.head.forward(&self.encoder, &hidden, &batch.attention_mask, mode)?)
+    }
+
+    /// The config.json this model is saved with.
+    pub fn saved_config(&self) -> Result<EncoderConfig> {
+        let mut cfg = self.folder.config.clone();
+        cfg.set_labels(&self.labels);
+        cfg.extra.insert("architectures".into(), serde_json::json!([architecture(&cfg)]));
+        cfg.extra.insert("problem_type".into(), "single_label_classification".into());
+        let meta = serde_json::to_value(&self.meta).map_err(|e| Error::Invalid(e.to_string()))?;
+        cfg.extra.insert("naba".into(), meta);
+        Ok(cfg)
+    }
+
+    /// Writes config.json, model.safetensors (from `varmap`) and tokenizer.json into `dir`.
+    pub fn save(&self, dir: &Path, varmap: &VarMap) -> Result<()> {
+        save_folder(dir, &self.saved_config()?, &self.folder, varmap)
+    }
+}
+
+/// Name prefixes of the variables that `freeze` keeps fixed, under base prefix `prefix`.
+pub fn frozen_prefixes(prefix: &str, freeze: Freeze) -> Vec<String> {
+    let mut out: Vec<String> = (0..freeze.lower_layers).map(|i| format!("{prefix}.encoder.layer.{i}.")).collect();
+    if freeze.embeddings {
+        out.push(format!("{prefix}.embeddings."));
+    }
+    out
+}
+
+/// Writes a fine-tuned model folder: config, weights (every variable), tokenizer.
+pub fn save_folder(dir: &Path, config: &EncoderConfig, base: &ModelFolder, varmap: &VarMap) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Invalid("variable map lock poisoned".into()))?
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(DType::F32)?)))
+        .collect::<Result<_>>()?;
+    super::save::save_safetensors(&tensors, &dir.join("model.safetensors"))?;
+    base.tokenizer.save(&dir.join("tokenizer.json"))?;
+    crate::data::atomic::write_atomic(&dir.join("config.json"), config.to_json().as_bytes())
+}
