@@ -24,6 +24,7 @@ pub struct TopicClassifier {
     pub meta: NabaMeta,
     encoder: BertModel,
     head: SequenceClassifier,
+    normalizer: crate::text::Normalizer,
 }
 
 /// The `architectures` entry for a sequence classifier of `family`.
@@ -86,7 +87,8 @@ impl TopicClassifier {
         let pooler = SequenceClassifier::needs_pooler(cfg, meta.pooling);
         let encoder = BertModel::load(vb.pp(folder.family().prefix()), cfg, pooler).map_err(|e| folder.load_error(e))?;
         let head = SequenceClassifier::load(vb, cfg, labels.len(), meta.pooling).map_err(|e| folder.load_error(e))?;
-        Ok(Self { folder, labels, meta, encoder, head })
+        let normalizer = meta.normalizer();
+        Ok(Self { folder, labels, meta, encoder, head, normalizer })
     }
 
     /// Name prefixes of the frozen variables (embeddings, lower layers).
@@ -96,7 +98,7 @@ impl TopicClassifier {
 
     /// The text as the model reads it (the normalisation chosen at training time).
     pub fn prepare_text(&self, text: &str) -> String {
-        text.to_string()
+        self.normalizer.normalize_text(text)
     }
 
     /// Logits `[batch, labels]`.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::heads::Pooling;
 use crate::infer::windows::Truncation;
+use crate::text::{Normalizer, NormalizerConfig};
 
 /// The task a fine-tuned model performs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -40,9 +41,9 @@ pub struct NabaMeta {
     /// Truncation used in training (topic).
     #[serde(default)]
     pub truncation: Truncation,
-    /// Text normalisation applied before tokenisation (a `text::NormalizerConfig`, as JSON).
+    /// Text normalisation applied before tokenisation, in training and prediction alike.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub normalizer: Option<serde_json::Value>,
+    pub normalizer: Option<NormalizerConfig>,
     /// The base model fine-tuned.
     #[serde(default)]
     pub base_model: String,
@@ -55,6 +56,11 @@ pub struct NabaMeta {
 }
 
 impl NabaMeta {
+    /// The normaliser this model expects (the identity when none was chosen).
+    pub fn normalizer(&self) -> Normalizer {
+        Normalizer::new(self.normalizer.clone().unwrap_or_default())
+    }
+
     /// Defaults for a checkpoint made by someone else (no `naba` block): transformers' behaviour.
     pub fn foreign(task: TaskKind, max_len: usize) -> Self {
         Self {
