@@ -1,7 +1,11 @@
 //! Command-line parsing and the small amount of glue between flags and the library.
 
 mod embed;
+mod eval;
 mod model_cmd;
+mod normalize;
+mod predict;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +25,14 @@ pub struct Cli {
 enum Command {
     /// Sentence embeddings (mean-pooled, unit length) as JSON Lines.
     Embed(embed::EmbedArgs),
+    /// Fine-tune a base model (topic classification; NER).
+    Train(Box<train::TrainArgs>),
+    /// Score a fine-tuned model on labelled data.
+    Eval(eval::EvalArgs),
+    /// Run a fine-tuned model on new text (JSON Lines out).
+    Predict(predict::PredictArgs),
+    /// Normalise Arabic text from stdin to stdout as a model preset would.
+    Normalize(normalize::NormalizeArgs),
     /// Inspect or install base models.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
@@ -38,5 +50,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Embed(a) => embed::run(a),
         Command::Model(c) => model_cmd::run(c),
+        Command::Train(a) => train::run(*a),
+        Command::Eval(a) => eval::run(a),
+        Command::Predict(a) => predict::run(a),
+        Command::Normalize(a) => normalize::run(a),
     }
 }

@@ -8,8 +8,8 @@ use naba::infer::windows::Truncation;
 use naba::model::heads::Pooling;
 use naba::model::meta::{NabaMeta, TaskKind};
 use naba::model::Freeze;
-use naba::train::optim::AdamWConfig;
 use naba::train::batches::BatchPlan;
+use naba::train::optim::AdamWConfig;
 use naba::train::schedule::Decay;
 use naba::train::trainer::{EvalStrategy, TrainConfig};
 
@@ -118,6 +118,10 @@ pub struct TrainArgs {
     /// Evaluate on a stratified subsample of this many dev examples.
     #[arg(long)]
     max_dev_examples: Option<usize>,
+    /// Text normalisation before tokenisation: a preset (`none`, `arabert`, `camelbert`, `e5` ...)
+    /// with optional step changes (`arabert+unify_alef`); stored with the model.
+    #[arg(long, default_value = "none")]
+    normalizer: String,
     /// Continue from OUTPUT/checkpoint-last if it exists.
     #[arg(long)]
     resume: bool,
@@ -149,11 +153,18 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         Some(p) => (read_documents(p, &opts)?, p.clone()),
         None => {
             let n_dev = ((train.len() as f64) * a.dev_split).round() as usize;
-            let held: std::collections::BTreeSet<usize> = stratified_subsample(&train, n_dev.max(1), a.seed).into_iter().collect();
+            let held: std::collections::BTreeSet<usize> =
+                stratified_subsample(&train, n_dev.max(1), a.seed)
+                    .into_iter()
+                    .collect();
             let mut dev = Vec::new();
             let mut rest = Vec::new();
             for (i, d) in train.into_iter().enumerate() {
-                if held.contains(&i) { dev.push(d) } else { rest.push(d) }
+                if held.contains(&i) {
+                    dev.push(d)
+                } else {
+                    rest.push(d)
+                }
             }
             train = rest;
             (dev, a.train.clone())
@@ -161,7 +172,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     };
     let train = subsample(train, a.max_train_examples, a.seed);
     let dev = subsample(dev, a.max_dev_examples, a.seed);
-    eprintln!("naba: {} training and {} dev documents", train.len(), dev.len());
+    eprintln!(
+        "naba: {} training and {} dev documents",
+        train.len(),
+        dev.len()
+    );
     let cfg = TrainConfig {
         output_dir: a.output.clone(),
         num_train_epochs: a.epochs,
@@ -169,12 +184,22 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         learning_rate: a.learning_rate,
         warmup_ratio: a.warmup_ratio,
         lr_scheduler: a.lr_scheduler_type,
-        adamw: AdamWConfig { weight_decay: a.weight_decay, lazy_embeddings: a.lazy_embeddings, ..AdamWConfig::default() },
+        adamw: AdamWConfig {
+            weight_decay: a.weight_decay,
+            lazy_embeddings: a.lazy_embeddings,
+            ..AdamWConfig::default()
+        },
         max_grad_norm: a.max_grad_norm,
         gradient_accumulation_steps: a.gradient_accumulation_steps,
-        batches: BatchPlan { batch_size: a.batch_size, max_tokens: a.batch_tokens, pool: a.batch_size * 32 },
+        batches: BatchPlan {
+            batch_size: a.batch_size,
+            max_tokens: a.batch_tokens,
+            pool: a.batch_size * 32,
+        },
         seed: a.seed,
-        eval: a.eval_steps.map_or(EvalStrategy::Epoch, EvalStrategy::Steps),
+        eval: a
+            .eval_steps
+            .map_or(EvalStrategy::Epoch, EvalStrategy::Steps),
         metric_for_best_model: a.metric_for_best_model.clone(),
         early_stopping_patience: a.early_stopping_patience,
         save_steps: a.save_steps,
@@ -184,6 +209,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         max_len: a.max_len,
         stride: a.stride,
         truncation: a.truncation,
+        normalizer: Some(naba::text::NormalizerConfig::parse(&a.normalizer)?),
         ..NabaMeta::foreign(TaskKind::Topic, a.max_len)
     };
     let spec = naba::tasks::topic::TopicTrainSpec {
@@ -192,7 +218,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         dev,
         dev_source,
         meta,
-        freeze: Freeze { embeddings: a.freeze_embeddings, lower_layers: a.freeze_layers },
+        freeze: Freeze {
+            embeddings: a.freeze_embeddings,
+            lower_layers: a.freeze_layers,
+        },
         balanced_class_weights: match a.class_weights.as_deref() {
             None | Some("none") => false,
             Some("balanced") => true,

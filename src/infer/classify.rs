@@ -34,7 +34,11 @@ pub struct ClassifyOptions {
 
 impl Default for ClassifyOptions {
     fn default() -> Self {
-        Self { long_text: LongText::Windows, top_k: 3, batch_tokens: 8192 }
+        Self {
+            long_text: LongText::Windows,
+            top_k: 3,
+            batch_tokens: 8192,
+        }
     }
 }
 
@@ -64,7 +68,12 @@ pub struct Prediction {
 }
 
 /// Classifies `texts` with `model`.
-pub fn classify(model: &TopicClassifier, texts: &[&str], opts: &ClassifyOptions, device: &Device) -> Result<Vec<Prediction>> {
+pub fn classify(
+    model: &TopicClassifier,
+    texts: &[&str],
+    opts: &ClassifyOptions,
+    device: &Device,
+) -> Result<Vec<Prediction>> {
     let tok = &model.folder.tokenizer;
     let meta = &model.meta;
     let prepared: Vec<String> = texts.iter().map(|t| model.prepare_text(t)).collect();
@@ -76,7 +85,13 @@ pub fn classify(model: &TopicClassifier, texts: &[&str], opts: &ClassifyOptions,
     for (d, e) in encoded.iter().enumerate() {
         let doc_rows = match opts.long_text {
             LongText::Windows => windows(&e.ids, meta.max_len, meta.stride, tok.cls_id, tok.sep_id),
-            LongText::Truncate => vec![truncate(&e.ids, meta.max_len, meta.truncation, tok.cls_id, tok.sep_id)],
+            LongText::Truncate => vec![truncate(
+                &e.ids,
+                meta.max_len,
+                meta.truncation,
+                tok.cls_id,
+                tok.sep_id,
+            )],
         };
         owner.extend(std::iter::repeat_n(d, doc_rows.len()));
         rows.extend(doc_rows);
@@ -103,8 +118,21 @@ pub fn classify(model: &TopicClassifier, texts: &[&str], opts: &ClassifyOptions,
         let probs = candle_nn::ops::softmax(&mean?, D::Minus1)?.to_vec1::<f32>()?;
         let mut order: Vec<usize> = (0..n_labels).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-        let top_k = order.iter().take(opts.top_k.max(1)).map(|&i| Scored { label: model.labels[i].clone(), score: probs[i] }).collect();
-        out.push(Prediction { label: model.labels[order[0]].clone(), score: probs[order[0]], top_k, windows: n, label_id: order[0] });
+        let top_k = order
+            .iter()
+            .take(opts.top_k.max(1))
+            .map(|&i| Scored {
+                label: model.labels[i].clone(),
+                score: probs[i],
+            })
+            .collect();
+        out.push(Prediction {
+            label: model.labels[order[0]].clone(),
+            score: probs[order[0]],
+            top_k,
+            windows: n,
+            label_id: order[0],
+        });
     }
     Ok(out)
 }

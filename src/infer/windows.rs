@@ -43,7 +43,10 @@ pub fn window_starts(len: usize, width: usize, stride: usize) -> Vec<usize> {
         return vec![0];
     }
     let stride = stride.clamp(1, width);
-    let mut starts: Vec<usize> = (0..).map(|i| i * stride).take_while(|s| s + width < len).collect();
+    let mut starts: Vec<usize> = (0..)
+        .map(|i| i * stride)
+        .take_while(|s| s + width < len)
+        .collect();
     starts.push(len - width);
     starts
 }
@@ -71,9 +74,18 @@ mod tests {
     #[test]
     fn truncation_keeps_head_or_head_and_tail() {
         let ids: Vec<u32> = (10..30).collect();
-        assert_eq!(truncate(&ids, 7, Truncation::Head, 0, 2), vec![0, 10, 11, 12, 13, 14, 2]);
-        assert_eq!(truncate(&ids, 10, Truncation::HeadTail, 0, 2), vec![0, 10, 11, 24, 25, 26, 27, 28, 29, 2]);
-        assert_eq!(truncate(&ids[..3], 10, Truncation::HeadTail, 0, 2), vec![0, 10, 11, 12, 2]);
+        assert_eq!(
+            truncate(&ids, 7, Truncation::Head, 0, 2),
+            vec![0, 10, 11, 12, 13, 14, 2]
+        );
+        assert_eq!(
+            truncate(&ids, 10, Truncation::HeadTail, 0, 2),
+            vec![0, 10, 11, 24, 25, 26, 27, 28, 29, 2]
+        );
+        assert_eq!(
+            truncate(&ids[..3], 10, Truncation::HeadTail, 0, 2),
+            vec![0, 10, 11, 12, 2]
+        );
     }
 
     #[test]
@@ -83,8 +95,11 @@ mod tests {
         assert_eq!(window_starts(11, 4, 3), vec![0, 3, 6, 7]);
         let ids: Vec<u32> = (100..111).collect();
         let w = windows(&ids, 6, 3, 0, 2);
-        assert!(w.iter().all(|w| w.len() <= 6 && w[0] == 0 && *w.last().unwrap() == 2));
-        let covered: std::collections::BTreeSet<u32> = w.iter().flat_map(|w| w[1..w.len() - 1].to_vec()).collect();
+        assert!(w
+            .iter()
+            .all(|w| w.len() <= 6 && w[0] == 0 && *w.last().unwrap() == 2));
+        let covered: std::collections::BTreeSet<u32> =
+            w.iter().flat_map(|w| w[1..w.len() - 1].to_vec()).collect();
         assert_eq!(covered.len(), 11);
     }
 }

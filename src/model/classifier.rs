@@ -40,9 +40,12 @@ fn architecture(cfg: &EncoderConfig) -> &'static str {
 pub fn read_meta(cfg: &EncoderConfig, path: &Path) -> Result<Option<NabaMeta>> {
     match cfg.extra.get("naba") {
         None => Ok(None),
-        Some(v) => serde_json::from_value(v.clone())
-            .map(Some)
-            .map_err(|e| Error::model(path.join("config.json"), format!("invalid \"naba\" block: {e}"))),
+        Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
+            Error::model(
+                path.join("config.json"),
+                format!("invalid \"naba\" block: {e}"),
+            )
+        }),
     }
 }
 
@@ -67,13 +70,22 @@ impl TopicClassifier {
     /// Loads a fine-tuned classifier for inference.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let folder = ModelFolder::open_dir(dir)?;
-        let labels = folder.config.labels().map_err(|m| Error::model(dir.join("config.json"), m))?;
+        let labels = folder
+            .config
+            .labels()
+            .map_err(|m| Error::model(dir.join("config.json"), m))?;
         if labels.is_empty() {
-            return Err(Error::model(dir.join("config.json"), "no id2label: not a fine-tuned classifier"));
+            return Err(Error::model(
+                dir.join("config.json"),
+                "no id2label: not a fine-tuned classifier",
+            ));
         }
         let meta = match read_meta(&folder.config, dir)? {
             Some(m) if m.task != TaskKind::Topic => {
-                return Err(Error::model(dir.join("config.json"), format!("this is a {:?} model, not a topic classifier", m.task)))
+                return Err(Error::model(
+                    dir.join("config.json"),
+                    format!("this is a {:?} model, not a topic classifier", m.task),
+                ))
             }
             Some(m) => m,
             None => NabaMeta::foreign(TaskKind::Topic, folder.config.max_sequence_length()),
@@ -82,13 +94,27 @@ impl TopicClassifier {
         Self::build(folder, labels, meta, vb)
     }
 
-    fn build(folder: ModelFolder, labels: Vec<String>, meta: NabaMeta, vb: VarBuilder<'static>) -> Result<Self> {
+    fn build(
+        folder: ModelFolder,
+        labels: Vec<String>,
+        meta: NabaMeta,
+        vb: VarBuilder<'static>,
+    ) -> Result<Self> {
         let cfg = &folder.config;
         let pooler = SequenceClassifier::needs_pooler(cfg, meta.pooling);
-        let encoder = BertModel::load(vb.pp(folder.family().prefix()), cfg, pooler).map_err(|e| folder.load_error(e))?;
-        let head = SequenceClassifier::load(vb, cfg, labels.len(), meta.pooling).map_err(|e| folder.load_error(e))?;
+        let encoder = BertModel::load(vb.pp(folder.family().prefix()), cfg, pooler)
+            .map_err(|e| folder.load_error(e))?;
+        let head = SequenceClassifier::load(vb, cfg, labels.len(), meta.pooling)
+            .map_err(|e| folder.load_error(e))?;
         let normalizer = meta.normalizer();
-        Ok(Self { folder, labels, meta, encoder, head, normalizer })
+        Ok(Self {
+            folder,
+            labels,
+            meta,
+            encoder,
+            head,
+            normalizer,
+        })
     }
 
     /// Name prefixes of the frozen variables (embeddings, lower layers).
@@ -103,16 +129,24 @@ impl TopicClassifier {
 
     /// Logits `[batch, labels]`.
     pub fn logits(&self, batch: &Batch, mode: &Mode) -> Result<Tensor> {
-        let hidden = self.encoder.forward(&batch.input_ids, &batch.attention_mask, mode)?;
-        Ok(self.head.forward(&self.encoder, &hidden, &batch.attention_mask, mode)?)
+        let hidden = self
+            .encoder
+            .forward(&batch.input_ids, &batch.attention_mask, mode)?;
+        Ok(self
+            .head
+            .forward(&self.encoder, &hidden, &batch.attention_mask, mode)?)
     }
 
     /// The config.json this model is saved with.
     pub fn saved_config(&self) -> Result<EncoderConfig> {
         let mut cfg = self.folder.config.clone();
         cfg.set_labels(&self.labels);
-        cfg.extra.insert("architectures".into(), serde_json::json!([architecture(&cfg)]));
-        cfg.extra.insert("problem_type".into(), "single_label_classification".into());
+        cfg.extra.insert(
+            "architectures".into(),
+            serde_json::json!([architecture(&cfg)]),
+        );
+        cfg.extra
+            .insert("problem_type".into(), "single_label_classification".into());
         let meta = serde_json::to_value(&self.meta).map_err(|e| Error::Invalid(e.to_string()))?;
         cfg.extra.insert("naba".into(), meta);
         Ok(cfg)
@@ -126,7 +160,9 @@ impl TopicClassifier {
 
 /// Name prefixes of the variables that `freeze` keeps fixed, under base prefix `prefix`.
 pub fn frozen_prefixes(prefix: &str, freeze: Freeze) -> Vec<String> {
-    let mut out: Vec<String> = (0..freeze.lower_layers).map(|i| format!("{prefix}.encoder.layer.{i}.")).collect();
+    let mut out: Vec<String> = (0..freeze.lower_layers)
+        .map(|i| format!("{prefix}.encoder.layer.{i}."))
+        .collect();
     if freeze.embeddings {
         out.push(format!("{prefix}.embeddings."));
     }
@@ -134,7 +170,12 @@ pub fn frozen_prefixes(prefix: &str, freeze: Freeze) -> Vec<String> {
 }
 
 /// Writes a fine-tuned model folder: config, weights (every variable), tokenizer.
-pub fn save_folder(dir: &Path, config: &EncoderConfig, base: &ModelFolder, varmap: &VarMap) -> Result<()> {
+pub fn save_folder(
+    dir: &Path,
+    config: &EncoderConfig,
+    base: &ModelFolder,
+    varmap: &VarMap,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tensors: HashMap<String, Tensor> = varmap
         .data()

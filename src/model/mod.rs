@@ -104,14 +104,15 @@ impl ModelFolder {
 
     /// A variable builder whose tensors are [`candle_core::Var`]s in `varmap`, initialised from
     /// the checkpoint; returns it with the checkpoint so callers can list what was newly created
-    /// (`Checkpoint::has`).
+    /// (`Checkpoint::has`). New tensors (task heads) are drawn from a generator seeded by `seed`.
     pub fn trainable_vars(
         &self,
         varmap: &VarMap,
         device: &Device,
+        seed: u64,
     ) -> Result<(VarBuilder<'static>, Arc<Checkpoint>)> {
         let ck = Arc::new(self.checkpoint()?);
-        let backend = weights::TrainableCheckpoint::new(Some(ck.clone()), varmap.clone());
+        let backend = weights::TrainableCheckpoint::new(Some(ck.clone()), varmap.clone(), seed);
         Ok((
             VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone()),
             ck,

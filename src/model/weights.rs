@@ -239,6 +239,21 @@ impl Checkpoint {
         self.weights.names().contains(&self.names.stored(name))
     }
 
+    /// Whether `name` belongs to the base encoder (not a task head).
+    pub fn is_base(&self, name: &str) -> bool {
+        name.starts_with(&format!("{}.", self.names.canonical_prefix))
+    }
+
+    /// The stored shape of the canonical tensor `name`, if present.
+    pub fn stored_shape(&self, name: &str) -> Option<Vec<usize>> {
+        let stored = self.names.stored(name);
+        self.weights
+            .shapes()
+            .into_iter()
+            .find(|(n, _)| *n == stored)
+            .map(|(_, s)| s)
+    }
+
     /// Loads the canonical tensor `name`, checking its shape.
     pub fn load(&self, name: &str, shape: &Shape, device: &Device) -> Result<Tensor> {
         let stored = self.names.stored(name);
@@ -312,24 +327,43 @@ pub struct TrainableCheckpoint {
 impl TrainableCheckpoint {
     /// Vars go into `varmap`; `checkpoint` (if any) provides initial values; new tensors are
     /// drawn from a generator seeded by `seed` and the tensor's name (reproducible runs).
-    pub fn new(checkpoint: Option<std::sync::Arc<Checkpoint>>, varmap: candle_nn::VarMap, seed: u64) -> Self {
-        Self { checkpoint, varmap, seed }
+    pub fn new(
+        checkpoint: Option<std::sync::Arc<Checkpoint>>,
+        varmap: candle_nn::VarMap,
+        seed: u64,
+    ) -> Self {
+        Self {
+            checkpoint,
+            varmap,
+            seed,
+        }
     }
 
     /// A new tensor for `name` as `init` says, from the seeded generator.
-    fn fresh(&self, s: &Shape, name: &str, init: candle_nn::Init, dev: &Device) -> candle_core::Result<Tensor> {
+    fn fresh(
+        &self,
+        s: &Shape,
+        name: &str,
+        init: candle_nn::Init,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         use rand::{Rng, SeedableRng};
         use rand_distr::Distribution;
         let n = s.elem_count();
-        let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
         let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed ^ name_hash);
         let values: Vec<f32> = match init {
             candle_nn::Init::Const(c) => vec![c as f32; n],
             candle_nn::Init::Randn { mean, stdev } => {
-                let normal = rand_distr::Normal::new(mean as f32, stdev as f32).map_err(candle_core::Error::wrap)?;
+                let normal = rand_distr::Normal::new(mean as f32, stdev as f32)
+                    .map_err(candle_core::Error::wrap)?;
                 (0..n).map(|_| normal.sample(&mut rng)).collect()
             }
-            candle_nn::Init::Uniform { lo, up } => (0..n).map(|_| rng.gen_range(lo as f32..up as f32)).collect(),
+            candle_nn::Init::Uniform { lo, up } => (0..n)
+                .map(|_| rng.gen_range(lo as f32..up as f32))
+                .collect(),
             candle_nn::Init::Kaiming { .. } => {
                 let fan_in = s.dims().iter().skip(1).product::<usize>().max(1);
                 let bound = (1.0 / fan_in as f32).sqrt();
@@ -357,7 +391,10 @@ impl SimpleBackend for TrainableCheckpoint {
             return Ok(existing.as_tensor().clone());
         }
         match &self.checkpoint {
-            Some(ck) if ck.has(name) => {
+            Some(ck)
+                if ck.has(name)
+                    && (ck.is_base(name) || ck.stored_shape(name).as_deref() == Some(s.dims())) =>
+            {
                 let t = ck
                     .load(name, &s, dev)
                     .map_err(|e| candle_core::Error::Msg(e.to_string()))?
@@ -375,7 +412,11 @@ impl SimpleBackend for TrainableCheckpoint {
                 let t = self.fresh(&s, name, init, dev)?.to_dtype(dtype)?;
                 let var = candle_core::Var::from_tensor(&t)?;
                 let out = var.as_tensor().clone();
-                self.varmap.data().lock().map_err(poisoned)?.insert(name.to_string(), var);
+                self.varmap
+                    .data()
+                    .lock()
+                    .map_err(poisoned)?
+                    .insert(name.to_string(), var);
                 Ok(out)
             }
         }

@@ -17,14 +17,26 @@ use crate::model::{Mode, TextTokenizer};
 use crate::train::task::Task;
 
 /// Token ids of documents, truncated to `max_len`, in parallel.
-pub fn encode_documents(tokenizer: &TextTokenizer, texts: &[&str], max_len: usize, how: Truncation) -> Result<Vec<Vec<u32>>> {
+pub fn encode_documents(
+    tokenizer: &TextTokenizer,
+    texts: &[&str],
+    max_len: usize,
+    how: Truncation,
+) -> Result<Vec<Vec<u32>>> {
     let encoded = tokenizer.encode_batch(texts, false)?;
-    Ok(encoded.into_iter().map(|e| truncate(&e.ids, max_len, how, tokenizer.cls_id, tokenizer.sep_id)).collect())
+    Ok(encoded
+        .into_iter()
+        .map(|e| truncate(&e.ids, max_len, how, tokenizer.cls_id, tokenizer.sep_id))
+        .collect())
 }
 
 /// Label ids of `docs` in `labels`; an error naming labels that are not in the model.
 pub fn label_ids(docs: &[Document], labels: &[String], source: &Path) -> Result<Vec<usize>> {
-    let index: BTreeMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
     let mut unknown = std::collections::BTreeSet::new();
     let ids: Vec<usize> = docs
         .iter()
@@ -40,7 +52,11 @@ pub fn label_ids(docs: &[Document], labels: &[String], source: &Path) -> Result<
         return Err(Error::format(
             source,
             0,
-            format!("labels not known to the model: {} (model labels: {})", unknown.into_iter().collect::<Vec<_>>().join(", "), labels.join(", ")),
+            format!(
+                "labels not known to the model: {} (model labels: {})",
+                unknown.into_iter().collect::<Vec<_>>().join(", "),
+                labels.join(", ")
+            ),
         ));
     }
     Ok(ids)
@@ -69,10 +85,26 @@ pub struct TopicTask {
 
 impl TopicTask {
     /// Binds `model` (whose variables live in `varmap`) to encoded training and dev data.
-    pub fn new(model: TopicClassifier, varmap: VarMap, train: Encoded, dev: Encoded, class_weights: Option<Vec<f32>>, device: Device) -> Result<Self> {
+    pub fn new(
+        model: TopicClassifier,
+        varmap: VarMap,
+        train: Encoded,
+        dev: Encoded,
+        class_weights: Option<Vec<f32>>,
+        device: Device,
+    ) -> Result<Self> {
         let lengths = train.ids.iter().map(Vec::len).collect();
         let class_weights = class_weights.map(|w| Tensor::new(w, &device)).transpose()?;
-        Ok(Self { model, varmap, train, lengths, dev, class_weights, device, eval_batch_tokens: 16384 })
+        Ok(Self {
+            model,
+            varmap,
+            train,
+            lengths,
+            dev,
+            class_weights,
+            device,
+            eval_batch_tokens: 16384,
+        })
     }
 
     /// Predicted label ids for encoded inputs (batched by length).
@@ -82,7 +114,11 @@ impl TopicTask {
         for bucket in length_buckets(&lengths, self.eval_batch_tokens, 64) {
             let rows: Vec<&[u32]> = bucket.iter().map(|&i| ids[i].as_slice()).collect();
             let batch = Batch::from_rows(&rows, self.model.folder.tokenizer.pad_id, &self.device)?;
-            let pred = self.model.logits(&batch, &Mode::Eval)?.argmax(1)?.to_vec1::<u32>()?;
+            let pred = self
+                .model
+                .logits(&batch, &Mode::Eval)?
+                .argmax(1)?
+                .to_vec1::<u32>()?;
             for (p, &i) in pred.into_iter().zip(&bucket) {
                 out[i] = p as usize;
             }
@@ -97,9 +133,15 @@ impl Task for TopicTask {
     }
 
     fn loss(&self, indices: &[usize], mode: &Mode) -> Result<(Tensor, usize)> {
-        let rows: Vec<&[u32]> = indices.iter().map(|&i| self.train.ids[i].as_slice()).collect();
+        let rows: Vec<&[u32]> = indices
+            .iter()
+            .map(|&i| self.train.ids[i].as_slice())
+            .collect();
         let batch = Batch::from_rows(&rows, self.model.folder.tokenizer.pad_id, &self.device)?;
-        let targets: Vec<u32> = indices.iter().map(|&i| self.train.labels[i] as u32).collect();
+        let targets: Vec<u32> = indices
+            .iter()
+            .map(|&i| self.train.labels[i] as u32)
+            .collect();
         let targets = Tensor::new(targets, &self.device)?;
         let logits = self.model.logits(&batch, mode)?;
         let loss = super::losses::cross_entropy(&logits, &targets, self.class_weights.as_ref())?;
@@ -108,7 +150,8 @@ impl Task for TopicTask {
 
     fn evaluate(&self) -> Result<BTreeMap<String, f64>> {
         let pred = self.predict_ids(&self.dev.ids)?;
-        let report = ClassificationReport::from_indices(&self.dev.labels, &pred, &self.model.labels)?;
+        let report =
+            ClassificationReport::from_indices(&self.dev.labels, &pred, &self.model.labels)?;
         Ok(BTreeMap::from([
             ("accuracy".to_string(), report.accuracy),
             ("macro_f1".to_string(), report.macro_avg.f1),
@@ -118,12 +161,19 @@ impl Task for TopicTask {
 
     fn variables(&self) -> Vec<(String, Var)> {
         let frozen = self.model.frozen_prefixes();
-        self.all_variables().into_iter().filter(|(n, _)| !frozen.iter().any(|p| n.starts_with(p))).collect()
+        self.all_variables()
+            .into_iter()
+            .filter(|(n, _)| !frozen.iter().any(|p| n.starts_with(p)))
+            .collect()
     }
 
     fn all_variables(&self) -> Vec<(String, Var)> {
-        let mut vars: Vec<(String, Var)> =
-            self.varmap.data().lock().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+        let mut vars: Vec<(String, Var)> = self
+            .varmap
+            .data()
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         vars
     }
@@ -154,12 +204,21 @@ pub struct TopicTrainSpec {
 
 /// Trains a topic classifier as `spec` and `cfg` say; the best model (by the dev metric) ends
 /// up in `cfg.output_dir`.
-pub fn train_topic(spec: TopicTrainSpec, cfg: &crate::train::trainer::TrainConfig, resume: bool) -> Result<crate::train::trainer::TrainSummary> {
+pub fn train_topic(
+    spec: TopicTrainSpec,
+    cfg: &crate::train::trainer::TrainConfig,
+    resume: bool,
+) -> Result<crate::train::trainer::TrainSummary> {
     let device = Device::Cpu;
     let base = crate::model::ModelFolder::open(&spec.base_model)?;
-    let labels: Vec<String> = crate::data::documents::label_counts(&spec.train).into_keys().collect();
+    let labels: Vec<String> = crate::data::documents::label_counts(&spec.train)
+        .into_keys()
+        .collect();
     if labels.len() < 2 {
-        return Err(Error::Invalid(format!("training data has {} label(s); a classifier needs at least 2", labels.len())));
+        return Err(Error::Invalid(format!(
+            "training data has {} label(s); a classifier needs at least 2",
+            labels.len()
+        )));
     }
     let train_labels = label_ids(&spec.train, &labels, Path::new("training data"))?;
     let dev_labels = label_ids(&spec.dev, &labels, &spec.dev_source)?;
@@ -168,14 +227,28 @@ pub fn train_topic(spec: TopicTrainSpec, cfg: &crate::train::trainer::TrainConfi
     let max_len = meta.max_len.min(base.config.max_sequence_length());
     meta.max_len = max_len;
     let varmap = VarMap::new();
-    let model = TopicClassifier::for_training(&base, labels.clone(), meta.clone(), spec.freeze, &varmap, &device, cfg.seed)?;
+    let model = TopicClassifier::for_training(
+        &base,
+        labels.clone(),
+        meta.clone(),
+        spec.freeze,
+        &varmap,
+        &device,
+        cfg.seed,
+    )?;
     let encode = |docs: &[Document]| -> Result<Vec<Vec<u32>>> {
         let texts: Vec<String> = docs.iter().map(|d| model.prepare_text(&d.text)).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         encode_documents(&base.tokenizer, &refs, max_len, meta.truncation)
     };
-    let train = Encoded { ids: encode(&spec.train)?, labels: train_labels };
-    let dev = Encoded { ids: encode(&spec.dev)?, labels: dev_labels };
+    let train = Encoded {
+        ids: encode(&spec.train)?,
+        labels: train_labels,
+    };
+    let dev = Encoded {
+        ids: encode(&spec.dev)?,
+        labels: dev_labels,
+    };
     let weights = spec.balanced_class_weights.then(|| {
         let mut counts = vec![0usize; labels.len()];
         for &l in &train.labels {
@@ -185,4 +258,30 @@ pub fn train_topic(spec: TopicTrainSpec, cfg: &crate::train::trainer::TrainConfi
     });
     let task = TopicTask::new(model, varmap, train, dev, weights, device)?;
     crate::train::trainer::train(&task, cfg, resume)
+}
+
+/// A topic evaluation: scores and the per-document predictions.
+pub struct TopicEvaluation {
+    /// Accuracy, P/R/F1 (micro, macro, weighted, per class), confusion matrix.
+    pub report: ClassificationReport,
+    /// One prediction per document, in input order.
+    pub predictions: Vec<crate::infer::classify::Prediction>,
+}
+
+/// Scores `model` on labelled `docs` (from `source`, named in errors for unknown labels).
+pub fn evaluate_topic(
+    model: &TopicClassifier,
+    docs: &[Document],
+    source: &Path,
+    opts: &crate::infer::classify::ClassifyOptions,
+) -> Result<TopicEvaluation> {
+    let gold = label_ids(docs, &model.labels, source)?;
+    let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+    let predictions = crate::infer::classify::classify(model, &texts, opts, &Device::Cpu)?;
+    let pred: Vec<usize> = predictions.iter().map(|p| p.label_id).collect();
+    let report = ClassificationReport::from_indices(&gold, &pred, &model.labels)?;
+    Ok(TopicEvaluation {
+        report,
+        predictions,
+    })
 }

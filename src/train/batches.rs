@@ -18,7 +18,9 @@ pub struct BatchPlan {
 
 /// A random generator for `(seed, stream, index)`, independent across streams.
 pub fn rng_for(seed: u64, stream: u64, index: u64) -> rand::rngs::StdRng {
-    let mixed = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let mixed = seed
+        ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ index.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     rand::rngs::StdRng::seed_from_u64(mixed)
 }
 
@@ -36,7 +38,10 @@ impl BatchPlan {
             let mut width = 0;
             for i in pool {
                 let w = width.max(lengths[i]);
-                if !current.is_empty() && (current.len() >= self.batch_size || w * (current.len() + 1) > self.max_tokens) {
+                if !current.is_empty()
+                    && (current.len() >= self.batch_size
+                        || w * (current.len() + 1) > self.max_tokens)
+                {
                     batches.push(std::mem::take(&mut current));
                     width = 0;
                 }
@@ -59,7 +64,11 @@ mod tests {
     #[test]
     fn epochs_are_deterministic_complete_and_within_budget() {
         let lengths: Vec<usize> = (0..500).map(|i| 5 + (i * 37) % 120).collect();
-        let plan = BatchPlan { batch_size: 16, max_tokens: 1024, pool: 16 * 8 };
+        let plan = BatchPlan {
+            batch_size: 16,
+            max_tokens: 1024,
+            pool: 16 * 8,
+        };
         let a = plan.epoch(&lengths, 7, 0);
         assert_eq!(a, plan.epoch(&lengths, 7, 0));
         assert_ne!(a, plan.epoch(&lengths, 7, 1));

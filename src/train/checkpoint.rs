@@ -40,13 +40,21 @@ pub fn checkpoint_dir(output: &Path) -> PathBuf {
 }
 
 /// Writes weights, optimiser moments and state into `output/checkpoint-last`.
-pub fn save(output: &Path, vars: &[(String, Var)], optimizer: &HashMap<String, Tensor>, state: &TrainerState) -> Result<()> {
+pub fn save(
+    output: &Path,
+    vars: &[(String, Var)],
+    optimizer: &HashMap<String, Tensor>,
+    state: &TrainerState,
+) -> Result<()> {
     let final_dir = checkpoint_dir(output);
     let tmp = output.join(format!("checkpoint-last.tmp-{}", std::process::id()));
     let old = output.join("checkpoint-last.old");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let weights: HashMap<String, Tensor> = vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+    let weights: HashMap<String, Tensor> = vars
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+        .collect();
     save_safetensors(&weights, &tmp.join("model.safetensors"))?;
     save_safetensors(optimizer, &tmp.join("optimizer.safetensors"))?;
     let json = serde_json::to_string_pretty(state).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -73,24 +81,34 @@ pub struct Loaded {
 /// Reads the last checkpoint of `output`, if any (falling back to the previous one when a crash
 /// came between the two renames of [`save`]).
 pub fn load(output: &Path) -> Result<Option<Loaded>> {
-    let dir = [checkpoint_dir(output), output.join("checkpoint-last.old")].into_iter().find(|d| d.join("trainer_state.json").is_file());
+    let dir = [checkpoint_dir(output), output.join("checkpoint-last.old")]
+        .into_iter()
+        .find(|d| d.join("trainer_state.json").is_file());
     let Some(dir) = dir else { return Ok(None) };
     let state_path = dir.join("trainer_state.json");
     let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
-    let state: TrainerState =
-        serde_json::from_str(&text).map_err(|e| Error::format(&state_path, e.line(), e.to_string()))?;
+    let state: TrainerState = serde_json::from_str(&text)
+        .map_err(|e| Error::format(&state_path, e.line(), e.to_string()))?;
     let read = |name: &str| {
         let p = dir.join(name);
-        candle_core::safetensors::load(&p, &candle_core::Device::Cpu).map_err(|e| Error::model(&p, e.to_string()))
+        candle_core::safetensors::load(&p, &candle_core::Device::Cpu)
+            .map_err(|e| Error::model(&p, e.to_string()))
     };
-    Ok(Some(Loaded { state, weights: read("model.safetensors")?, optimizer: read("optimizer.safetensors")? }))
+    Ok(Some(Loaded {
+        state,
+        weights: read("model.safetensors")?,
+        optimizer: read("optimizer.safetensors")?,
+    }))
 }
 
 /// Copies checkpoint weights into the model's variables.
 pub fn restore_weights(vars: &[(String, Var)], weights: &HashMap<String, Tensor>) -> Result<()> {
     for (name, var) in vars {
-        let t = weights.get(name).ok_or_else(|| Error::Invalid(format!("checkpoint has no tensor {name}")))?;
-        var.set(t).map_err(|e| Error::Invalid(format!("checkpoint tensor {name}: {e}")))?;
+        let t = weights
+            .get(name)
+            .ok_or_else(|| Error::Invalid(format!("checkpoint has no tensor {name}")))?;
+        var.set(t)
+            .map_err(|e| Error::Invalid(format!("checkpoint tensor {name}: {e}")))?;
     }
     Ok(())
 }

@@ -90,7 +90,11 @@ struct LogLine<'a> {
 }
 
 /// Adds `more` into `acc` (gradient accumulation).
-fn accumulate(acc: &mut Option<GradStore>, more: GradStore, vars: &[(String, candle_core::Var)]) -> Result<()> {
+fn accumulate(
+    acc: &mut Option<GradStore>,
+    more: GradStore,
+    vars: &[(String, candle_core::Var)],
+) -> Result<()> {
     match acc {
         None => *acc = Some(more),
         Some(a) => {
@@ -118,7 +122,9 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
     let accum = cfg.gradient_accumulation_steps.max(1);
     let epoch_batches = |e: u64| cfg.batches.epoch(lengths, cfg.seed, e);
     let steps_per_epoch = epoch_batches(0).len().div_ceil(accum) as u64;
-    let total_steps = cfg.max_steps.unwrap_or(((cfg.num_train_epochs * steps_per_epoch as f64).ceil() as u64).max(1));
+    let total_steps = cfg
+        .max_steps
+        .unwrap_or(((cfg.num_train_epochs * steps_per_epoch as f64).ceil() as u64).max(1));
     let schedule = Schedule {
         peak: cfg.learning_rate,
         warmup: (cfg.warmup_ratio * total_steps as f64).ceil() as u64,
@@ -134,18 +140,28 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
             checkpoint::restore_weights(&all_vars, &ck.weights)?;
             optimizer.load_state(&ck.optimizer, ck.state.global_step)?;
             state = ck.state;
-            eprintln!("naba: resumed from {} at step {}", checkpoint::checkpoint_dir(&cfg.output_dir).display(), state.global_step);
+            eprintln!(
+                "naba: resumed from {} at step {}",
+                checkpoint::checkpoint_dir(&cfg.output_dir).display(),
+                state.global_step
+            );
         }
     }
     let args = serde_json::to_string_pretty(cfg).map_err(|e| Error::Invalid(e.to_string()))?;
     write_atomic(&cfg.output_dir.join("training_args.json"), args.as_bytes())?;
     let log_path = cfg.output_dir.join("log.jsonl");
-    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::io(&log_path, e))?;
 
     let bar = indicatif::ProgressBar::new(total_steps);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} steps (eta {eta}) {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} steps (eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_position(state.global_step);
     let dropout = DropoutRng::new(cfg.seed);
@@ -156,7 +172,12 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
     let mut stopped_by = "max steps".to_string();
     let save_checkpoint = |state: &mut TrainerState, optimizer: &AdamW| -> Result<()> {
         state.elapsed_seconds = elapsed_before + session_start.elapsed().as_secs_f64();
-        checkpoint::save(&cfg.output_dir, &all_vars, &optimizer.state_tensors()?, state)
+        checkpoint::save(
+            &cfg.output_dir,
+            &all_vars,
+            &optimizer.state_tensors()?,
+            state,
+        )
     };
 
     'epochs: while !state.finished && state.global_step < total_steps {
@@ -165,12 +186,20 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
             let group_end = (state.batches_done + accum).min(batches.len());
             let mut grads: Option<GradStore> = None;
             let scale = 1.0 / (group_end - state.batches_done) as f64;
-            for b in state.batches_done..group_end {
+            for (b, indices) in batches
+                .iter()
+                .enumerate()
+                .take(group_end)
+                .skip(state.batches_done)
+            {
                 dropout.reseed(rng_seed(cfg.seed, state.epoch, b));
-                let (loss, tokens) = task.loss(&batches[b], &Mode::Train(&dropout))?;
+                let (loss, tokens) = task.loss(indices, &Mode::Train(&dropout))?;
                 let value = loss.to_scalar::<f32>()? as f64;
                 if !value.is_finite() {
-                    return Err(Error::Invalid(format!("loss became {value} at step {}; lower --learning-rate", state.global_step)));
+                    return Err(Error::Invalid(format!(
+                        "loss became {value} at step {}; lower --learning-rate",
+                        state.global_step
+                    )));
                 }
                 state.running_loss.0 += value * scale;
                 accumulate(&mut grads, (loss * scale)?.backward()?, &trainable)?;
@@ -200,7 +229,11 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
                 bar.suspend(|| eprintln!("naba: evaluating at step {} ...", state.global_step));
                 let metrics = task.evaluate()?;
                 let value = *metrics.get(&cfg.metric_for_best_model).ok_or_else(|| {
-                    Error::Invalid(format!("metric {:?} not among {:?}", cfg.metric_for_best_model, metrics.keys().collect::<Vec<_>>()))
+                    Error::Invalid(format!(
+                        "metric {:?} not among {:?}",
+                        cfg.metric_for_best_model,
+                        metrics.keys().collect::<Vec<_>>()
+                    ))
                 })?;
                 let line = LogLine {
                     step: state.global_step,
@@ -211,7 +244,8 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
                     elapsed_seconds: elapsed_before + session_start.elapsed().as_secs_f64(),
                     metrics: &metrics,
                 };
-                let json = serde_json::to_string(&line).map_err(|e| Error::Invalid(e.to_string()))?;
+                let json =
+                    serde_json::to_string(&line).map_err(|e| Error::Invalid(e.to_string()))?;
                 use std::io::Write;
                 writeln!(log, "{json}").map_err(|e| Error::io(&log_path, e))?;
                 bar.suspend(|| eprintln!("naba: {json}"));
@@ -224,15 +258,24 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
                 } else {
                     state.stale_evaluations += 1;
                 }
-                if cfg.early_stopping_patience.is_some_and(|p| state.stale_evaluations >= p) {
-                    stopped_by = format!("early stopping after {} evaluations without improvement", state.stale_evaluations);
+                if cfg
+                    .early_stopping_patience
+                    .is_some_and(|p| state.stale_evaluations >= p)
+                {
+                    stopped_by = format!(
+                        "early stopping after {} evaluations without improvement",
+                        state.stale_evaluations
+                    );
                     state.finished = true;
                 }
                 save_checkpoint(&mut state, &optimizer)?;
                 if state.finished {
                     break 'epochs;
                 }
-            } else if cfg.save_steps.is_some_and(|n| state.global_step % n.max(1) == 0) {
+            } else if cfg
+                .save_steps
+                .is_some_and(|n| state.global_step % n.max(1) == 0)
+            {
                 save_checkpoint(&mut state, &optimizer)?;
             }
         }

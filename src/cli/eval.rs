@@ -1,0 +1,82 @@
+//! `naba eval`: score a fine-tuned model on labelled data.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use naba::data::documents::{read_documents, JsonlWriter, ReaderOptions};
+use naba::infer::classify::{ClassifyOptions, LongText};
+use naba::model::classifier::TopicClassifier;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Fine-tuned model folder.
+    #[arg(long, short)]
+    model: PathBuf,
+    /// Labelled data (topic: JSONL[.gz]/CSV/TSV/folder per label).
+    #[arg(long)]
+    data: PathBuf,
+    /// Field / column with the text.
+    #[arg(long, default_value = "text")]
+    text_field: String,
+    /// Field / column with the label.
+    #[arg(long, default_value = "label")]
+    label_field: String,
+    /// Field / column with a title to put in front of the text.
+    #[arg(long)]
+    title_field: Option<String>,
+    /// Long documents: windows with averaged logits, or the training truncation.
+    #[arg(long, value_enum, default_value = "windows")]
+    long_text: LongText,
+    /// Write report.json, confusion.csv, confusion.svg (and predictions.jsonl) here.
+    #[arg(long)]
+    output_dir: Option<PathBuf>,
+    /// Also write per-document predictions (needs --output-dir).
+    #[arg(long)]
+    predictions: bool,
+}
+
+pub fn run(a: EvalArgs) -> anyhow::Result<()> {
+    let device = candle_core::Device::Cpu;
+    let model = TopicClassifier::load(&a.model, &device)?;
+    let opts = ReaderOptions {
+        text_field: a.text_field,
+        label_field: a.label_field,
+        title_field: a.title_field,
+        ..ReaderOptions::default()
+    };
+    let docs = read_documents(&a.data, &opts)?;
+    let started = std::time::Instant::now();
+    let copts = ClassifyOptions {
+        long_text: a.long_text,
+        ..ClassifyOptions::default()
+    };
+    let eval = naba::tasks::topic::evaluate_topic(&model, &docs, &a.data, &copts)?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("{}", eval.report.render(4));
+    println!("{}", eval.report.confusion.render());
+    println!(
+        "accuracy {:.4}  macro-F1 {:.4}  ({} documents, {:.1} s, {:.1} docs/s)",
+        eval.report.accuracy,
+        eval.report.macro_avg.f1,
+        docs.len(),
+        secs,
+        docs.len() as f64 / secs
+    );
+    if let Some(dir) = a.output_dir {
+        std::fs::create_dir_all(&dir)?;
+        eval.report.write_json(dir.join("report.json"))?;
+        eval.report.confusion.write_csv(dir.join("confusion.csv"))?;
+        eval.report
+            .confusion
+            .write_svg(dir.join("confusion.svg"), "Confusion matrix (rows: gold)")?;
+        if a.predictions {
+            let mut w = JsonlWriter::create(&dir.join("predictions.jsonl"))?;
+            for (d, p) in docs.iter().zip(&eval.predictions) {
+                w.write(&serde_json::json!({"id": d.id, "gold": d.label, "label": p.label, "score": p.score, "top_k": p.top_k}))?;
+            }
+            w.finish()?;
+        }
+        eprintln!("naba: wrote {}", dir.display());
+    }
+    Ok(())
+}
