@@ -97,10 +97,11 @@ impl TopicClassifier {
     fn build(
         folder: ModelFolder,
         labels: Vec<String>,
-        meta: NabaMeta,
+        mut meta: NabaMeta,
         vb: VarBuilder<'static>,
     ) -> Result<Self> {
         let cfg = &folder.config;
+        meta.max_len = meta.max_len.min(cfg.max_sequence_length());
         let pooler = SequenceClassifier::needs_pooler(cfg, meta.pooling);
         let encoder = BertModel::load(vb.pp(folder.family().prefix()), cfg, pooler)
             .map_err(|e| folder.load_error(e))?;

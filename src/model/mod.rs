@@ -56,18 +56,12 @@ impl ModelFolder {
         }
         let config = EncoderConfig::from_file(&config_path)?;
         let tokenizer = TextTokenizer::from_dir(dir)?;
-        let largest = tokenizer
-            .inner()
-            .get_vocab(true)
-            .values()
-            .copied()
-            .max()
-            .unwrap_or(0) as usize;
-        if largest >= config.vocab_size {
+        let size = tokenizer.vocab_size();
+        if size > config.vocab_size {
             return Err(Error::model(
                 tokenizer.source(),
                 format!(
-                    "tokenizer ids reach {largest} but config.json has vocab_size {}",
+                    "tokenizer has {size} entries but config.json has vocab_size {}",
                     config.vocab_size
                 ),
             ));

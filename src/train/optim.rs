@@ -198,11 +198,14 @@ impl AdamW {
         let mut total = 0.0f64;
         for s in &self.slots {
             if let Some(g) = grads.get(s.var.as_tensor()) {
-                total += with_f32(g, |g| {
+                // per-chunk sums in parallel, added in a fixed order: the norm (and so clipping) is
+                // bit-for-bit reproducible whatever the thread scheduling
+                let partial: Vec<f64> = with_f32(g, |g| {
                     g.par_chunks(CHUNK)
                         .map(|c| c.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>())
-                        .sum::<f64>()
+                        .collect()
                 })?;
+                total += partial.iter().sum::<f64>();
             }
         }
         Ok(total.sqrt())
