@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use naba::infer::embed::{EmbedOptions, Embedder};
-use naba::model::ModelFolder;
 
 #[derive(Args, Debug)]
 pub struct EmbedArgs {
@@ -48,8 +47,7 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
             .filter(|l| !l.trim().is_empty())
             .collect()
     };
-    let folder = ModelFolder::open(&a.model)?;
-    let embedder = Embedder::new(&folder, &candle_core::Device::Cpu)?;
+    let embedder = Embedder::open(&a.model, &candle_core::Device::Cpu)?;
     let opts = EmbedOptions {
         max_len: a.max_len,
         batch_tokens: a.batch_tokens,

@@ -42,12 +42,27 @@ pub struct Embedder {
 impl Embedder {
     /// Loads the encoder of `folder` for inference.
     pub fn new(folder: &ModelFolder, device: &Device) -> Result<Self> {
-        Ok(Self {
-            model: folder.load_encoder(device)?,
+        Ok(Self::from_parts(
+            folder,
+            folder.load_encoder(device)?,
+            device,
+        ))
+    }
+
+    /// Opens the model `spec` (folder, hub id or alias), loading tokenizer and weights in parallel.
+    pub fn open(spec: &str, device: &Device) -> Result<Self> {
+        let dir = crate::model::hub::resolve(spec)?;
+        let (folder, model) = ModelFolder::open_with_encoder(&dir, device)?;
+        Ok(Self::from_parts(&folder, model, device))
+    }
+
+    fn from_parts(folder: &ModelFolder, model: BertModel, device: &Device) -> Self {
+        Self {
+            model,
             tokenizer: folder.tokenizer.clone(),
             device: device.clone(),
             max_positions: folder.config.max_sequence_length(),
-        })
+        }
     }
 
     /// Token ids of `text` with special tokens, truncated to `max_len`.

@@ -50,12 +50,29 @@ impl ModelFolder {
 
     /// Opens a local model folder and checks that config and tokenizer fit together.
     pub fn open_dir(dir: &Path) -> Result<Self> {
+        Ok(Self::open_dir_with(dir, |_| Ok(()))?.0)
+    }
+
+    /// Opens `dir` and, while the tokenizer loads on another thread, runs `build` on the
+    /// folder's config (e.g. reading the weights): cold start costs the longer of the two.
+    pub fn open_dir_with<T: Send>(
+        dir: &Path,
+        build: impl FnOnce(&EncoderConfig) -> Result<T> + Send,
+    ) -> Result<(Self, T)> {
         let config_path = dir.join("config.json");
         if !config_path.is_file() {
             return Err(Error::model(dir, "no config.json in the model folder"));
         }
         let config = EncoderConfig::from_file(&config_path)?;
-        let tokenizer = TextTokenizer::from_dir(dir)?;
+        let (tokenizer, built) = std::thread::scope(|scope| {
+            let tokenizer = scope.spawn(|| TextTokenizer::from_dir(dir));
+            let built = build(&config);
+            let tokenizer = tokenizer
+                .join()
+                .unwrap_or_else(|_| Err(Error::model(dir, "tokenizer loading panicked")));
+            (tokenizer, built)
+        });
+        let tokenizer = tokenizer?;
         let size = tokenizer.vocab_size();
         if size > config.vocab_size {
             return Err(Error::model(
@@ -66,10 +83,26 @@ impl ModelFolder {
                 ),
             ));
         }
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            config,
-            tokenizer,
+        let built = built?;
+        Ok((
+            Self {
+                dir: dir.to_path_buf(),
+                config,
+                tokenizer,
+            },
+            built,
+        ))
+    }
+
+    /// Opens `dir` and loads its encoder for inference, the two in parallel.
+    pub fn open_with_encoder(dir: &Path, device: &Device) -> Result<(Self, BertModel)> {
+        Self::open_dir_with(dir, |config| {
+            let family = config
+                .family()
+                .map_err(|m| Error::model(dir.join("config.json"), m))?;
+            let ck = Checkpoint::new(Weights::open_dir(dir)?, family.prefix());
+            let vb = VarBuilder::from_backend(Box::new(ck), DType::F32, device.clone());
+            BertModel::load(vb.pp(family.prefix()), config, false).map_err(|e| load_error(dir, e))
         })
     }
 
@@ -122,12 +155,17 @@ impl ModelFolder {
 
     /// Wraps a Candle error raised while building modules (missing tensor, wrong shape).
     pub fn load_error(&self, e: candle_core::Error) -> Error {
-        let msg = e.to_string();
-        let msg = msg.lines().next().unwrap_or_default().to_string();
-        if msg.contains(&self.dir.display().to_string()) {
-            Error::Invalid(msg)
-        } else {
-            Error::model(&self.dir, msg)
-        }
+        load_error(&self.dir, e)
+    }
+}
+
+/// A one-line error for a Candle failure while building modules from the folder `dir`.
+fn load_error(dir: &Path, e: candle_core::Error) -> Error {
+    let msg = e.to_string();
+    let msg = msg.lines().next().unwrap_or_default().to_string();
+    if msg.contains(&dir.display().to_string()) {
+        Error::Invalid(msg)
+    } else {
+        Error::model(dir, msg)
     }
 }
