@@ -9,6 +9,7 @@ pub mod encoder;
 pub mod heads;
 pub mod hub;
 pub mod info;
+mod kernels;
 pub mod ops;
 pub mod pypi_e5;
 pub mod save;
