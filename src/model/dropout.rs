@@ -24,6 +24,15 @@ impl Mode<'_> {
         }
     }
 
+    /// The key of a fresh dropout mask with probability `p` (see [`ops::dropout`]), or `None`
+    /// when this pass drops nothing; for ops that fuse dropout into another kernel.
+    pub fn dropout_key(&self, p: f64) -> Result<Option<u64>> {
+        match self {
+            Mode::Train(rng) if p > 0.0 => rng.next_key().map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Whether this is a training pass.
     pub fn is_train(&self) -> bool {
         matches!(self, Mode::Train(_))

@@ -147,8 +147,10 @@ impl BertSelfAttention {
         let k = ops::linear(x, &self.key)?;
         let v = ops::linear(x, &self.value)?;
         let scores = ops::attention_scores(&q, &k, self.heads, scale)?;
-        let probs = ops::masked_softmax_last_dim(&scores, mask_bias)?;
-        let probs = mode.dropout(&probs, self.dropout)?;
+        let dropout = mode
+            .dropout_key(self.dropout)?
+            .map(|key| (key, self.dropout));
+        let probs = ops::attention_probs(&scores, mask_bias, dropout)?;
         ops::attention_context(&probs, &v, self.heads)
     }
 }

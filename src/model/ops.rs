@@ -32,8 +32,24 @@ pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
 /// seq]` for `x`: `[batch, heads, seq, seq]`), each repeated over the rows of `x` in between;
 /// it receives no gradient.
 pub fn masked_softmax_last_dim(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    x.contiguous()?
-        .apply_op2(&mask.detach().contiguous()?, MaskedSoftmaxOp)
+    attention_probs(x, mask, None)
+}
+
+/// Attention probabilities `dropout(softmax(scores + mask))` in one pass, the dropout given
+/// as `(key, p)` (see [`dropout`]); `mask` as for [`masked_softmax_last_dim`].
+pub fn attention_probs(
+    scores: &Tensor,
+    mask: &Tensor,
+    dropout: Option<(u64, f64)>,
+) -> Result<Tensor> {
+    let op = MaskedSoftmaxOp {
+        dropout: dropout
+            .filter(|&(_, p)| p > 0.0)
+            .map(|(key, p)| DropoutOp::new(key, p)),
+    };
+    scores
+        .contiguous()?
+        .apply_op2(&mask.detach().contiguous()?, op)
 }
 
 /// Exact GELU, `x / 2 * (1 + erf(x / sqrt 2))` (PyTorch's default `gelu`).
@@ -206,6 +222,24 @@ mod tests {
             &[&x],
             |t| masked_softmax_last_dim(t[0], &mask).unwrap(),
             |t| candle_nn::ops::softmax(&t[0].broadcast_add(&mask).unwrap(), D::Minus1).unwrap(),
+        );
+    }
+
+    #[test]
+    fn attention_probs_fuse_softmax_and_the_same_dropout() {
+        let x = randn(&[2, 3, 4, 19], 3.0);
+        let keep: Vec<f32> = (0..2 * 19)
+            .map(|i| if i % 19 < 15 { 1. } else { 0. })
+            .collect();
+        let keep = Tensor::from_vec(keep, (2, 1, 1, 19), &Device::Cpu).unwrap();
+        let mask = ((keep - 1.0).unwrap() * f32::MAX as f64).unwrap();
+        check(
+            &[&x],
+            |t| attention_probs(t[0], &mask, Some((9, 0.3))).unwrap(),
+            |t| {
+                let p = candle_nn::ops::softmax(&t[0].broadcast_add(&mask).unwrap(), D::Minus1);
+                dropout(&p.unwrap(), 9, 0.3).unwrap()
+            },
         );
     }
 

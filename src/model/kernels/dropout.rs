@@ -6,8 +6,11 @@ use rayon::prelude::*;
 
 use super::{f32_output, f32_slice};
 
-/// Elements per rayon task (even, so each task starts on a fresh 64-bit draw).
+/// Elements per rayon task.
 const CHUNK: usize = 8192;
+
+/// The golden-ratio increment of SplitMix64.
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// The SplitMix64 finaliser: a bijective, well-mixed hash of `z`.
 #[inline(always)]
@@ -39,21 +42,37 @@ impl DropoutOp {
         }
     }
 
-    /// `x * mask` on a chunk starting at element `start` (even).
+    /// The two 32-bit draws of elements `2 * pair` and `2 * pair + 1`.
     #[inline(always)]
-    fn apply_chunk(&self, start: usize, x: &[f32], y: &mut [f32]) {
-        let base = self.key ^ 0x9e37_79b9_7f4a_7c15;
-        for (pair, (y, x)) in y.chunks_mut(2).zip(x.chunks(2)).enumerate() {
-            let draw = mix64(
-                base.wrapping_add(((start / 2 + pair) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-            );
-            let draws = [draw & 0xffff_ffff, draw >> 32];
-            for ((y, &x), d) in y.iter_mut().zip(x).zip(draws) {
-                *y = if d < self.threshold {
-                    x * self.scale
-                } else {
-                    0.0
-                };
+    fn draws(&self, pair: usize) -> [u64; 2] {
+        let d = mix64((self.key ^ GOLDEN).wrapping_add((pair as u64).wrapping_mul(GOLDEN)));
+        [d & 0xffff_ffff, d >> 32]
+    }
+
+    #[inline(always)]
+    fn masked(&self, x: f32, draw: u64) -> f32 {
+        if draw < self.threshold {
+            x * self.scale
+        } else {
+            0.0
+        }
+    }
+
+    /// Multiplies `y`, the elements `start..start + y.len()` of a tensor, by their mask values.
+    #[inline(always)]
+    pub fn apply_in_place(&self, start: usize, y: &mut [f32]) {
+        let (mut y, mut start) = (y, start);
+        if start % 2 == 1 {
+            let Some((first, rest)) = y.split_first_mut() else {
+                return;
+            };
+            *first = self.masked(*first, self.draws(start / 2)[1]);
+            (y, start) = (rest, start + 1);
+        }
+        for (pair, values) in y.chunks_mut(2).enumerate() {
+            let draws = self.draws(start / 2 + pair);
+            for (v, d) in values.iter_mut().zip(draws) {
+                *v = self.masked(*v, d);
             }
         }
     }
@@ -66,11 +85,10 @@ impl CustomOp1 for DropoutOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l, self.name())?;
-        let mut y = vec![0f32; x.len()];
+        let mut y = x.to_vec();
         y.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
             .enumerate()
-            .for_each(|(i, (y, x))| self.apply_chunk(i * CHUNK, x, y));
+            .for_each(|(i, y)| self.apply_in_place(i * CHUNK, y));
         f32_output(y, l.shape().clone())
     }
 
