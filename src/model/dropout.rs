@@ -3,7 +3,9 @@
 use std::sync::Mutex;
 
 use candle_core::{Result, Tensor};
-use rand::{Rng, SeedableRng};
+
+use super::kernels::dropout::mix64;
+use super::ops;
 
 /// Whether a forward pass trains (dropout on) or evaluates (dropout off).
 pub enum Mode<'a> {
@@ -22,6 +24,15 @@ impl Mode<'_> {
         }
     }
 
+    /// The key of a fresh dropout mask with probability `p` (see [`ops::dropout`]), or `None`
+    /// when this pass drops nothing; for ops that fuse dropout into another kernel.
+    pub fn dropout_key(&self, p: f64) -> Result<Option<u64>> {
+        match self {
+            Mode::Train(rng) if p > 0.0 => rng.next_key().map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Whether this is a training pass.
     pub fn is_train(&self) -> bool {
         matches!(self, Mode::Train(_))
@@ -29,41 +40,48 @@ impl Mode<'_> {
 }
 
 /// The random generator behind dropout masks; its state can be saved and restored.
+///
+/// Each call draws a fresh 64-bit mask key from `(seed, call number)`; the mask elements are
+/// a hash of that key and the element index, so they are generated in parallel and the
+/// masks depend only on the seed and the order of calls.
 pub struct DropoutRng {
-    rng: Mutex<rand::rngs::StdRng>,
+    state: Mutex<KeyState>,
+}
+
+/// The seed and how many masks were drawn since seeding.
+struct KeyState {
+    seed: u64,
+    calls: u64,
 }
 
 impl DropoutRng {
     /// A generator started from `seed`.
     pub fn new(seed: u64) -> Self {
         Self {
-            rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
+            state: Mutex::new(KeyState { seed, calls: 0 }),
         }
     }
 
     /// Reseeds (e.g. per step when resuming, so masks depend only on the seed and the step).
     pub fn reseed(&self, seed: u64) {
-        if let Ok(mut r) = self.rng.lock() {
-            *r = rand::rngs::StdRng::seed_from_u64(seed);
+        if let Ok(mut state) = self.state.lock() {
+            *state = KeyState { seed, calls: 0 };
         }
+    }
+
+    /// The key of the next mask.
+    fn next_key(&self) -> Result<u64> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("dropout rng poisoned".into()))?;
+        state.calls += 1;
+        Ok(mix64(mix64(state.seed) ^ state.calls))
     }
 
     /// Zeroes each element with probability `p` and scales the rest by `1 / (1 - p)`.
     pub fn apply(&self, x: &Tensor, p: f64) -> Result<Tensor> {
-        let n = x.elem_count();
-        let keep = 1.0 - p;
-        let scale = (1.0 / keep) as f32;
-        let mask: Vec<f32> = {
-            let mut rng = self
-                .rng
-                .lock()
-                .map_err(|_| candle_core::Error::Msg("dropout rng poisoned".into()))?;
-            (0..n)
-                .map(|_| if rng.gen::<f64>() < keep { scale } else { 0.0 })
-                .collect()
-        };
-        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-        x.mul(&mask)
+        ops::dropout(x, self.next_key()?, p)
     }
 }
 
@@ -85,6 +103,11 @@ mod tests {
         assert!((700..1300).contains(&zeros), "{zeros} zeros of 10000");
         let mean = va.iter().sum::<f32>() / va.len() as f32;
         assert!((mean - 1.0).abs() < 0.05, "{mean}");
+        let yc = Mode::Train(&a).dropout(&x, 0.1).unwrap();
+        assert_ne!(va, yc.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        a.reseed(7);
+        let yr = Mode::Train(&a).dropout(&x, 0.1).unwrap();
+        assert_eq!(va, yr.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         let ye = Mode::Eval.dropout(&x, 0.1).unwrap();
         assert_eq!(ye.sum_all().unwrap().to_scalar::<f32>().unwrap(), 10000.0);
     }

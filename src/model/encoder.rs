@@ -140,24 +140,18 @@ impl BertSelfAttention {
         })
     }
 
-    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, s, _) = x.dims3()?;
-        x.reshape((b, s, self.heads, self.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()
-    }
-
     /// `x`: `[batch, seq, hidden]`; `mask_bias`: `[batch, 1, 1, seq]` (0 or a large negative).
     pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: &Mode) -> Result<Tensor> {
-        let (b, s, h) = x.dims3()?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let q = (self.split_heads(&self.query.forward(x)?)? * scale)?;
-        let k = self.split_heads(&self.key.forward(x)?)?;
-        let v = self.split_heads(&self.value.forward(x)?)?;
-        let scores = q.matmul(&k.t()?)?.broadcast_add(mask_bias)?;
-        let probs = ops::softmax_last_dim(&scores)?;
-        let probs = mode.dropout(&probs, self.dropout)?;
-        probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))
+        let q = ops::linear(x, &self.query)?;
+        let k = ops::linear(x, &self.key)?;
+        let v = ops::linear(x, &self.value)?;
+        let scores = ops::attention_scores(&q, &k, self.heads, scale)?;
+        let dropout = mode
+            .dropout_key(self.dropout)?
+            .map(|key| (key, self.dropout));
+        let probs = ops::attention_probs(&scores, mask_bias, dropout)?;
+        ops::attention_context(&probs, &v, self.heads)
     }
 }
 
@@ -181,7 +175,7 @@ impl BertResidualOutput {
 
     /// `LayerNorm(dropout(dense(x)) + residual)`.
     pub fn forward(&self, x: &Tensor, residual: &Tensor, mode: &Mode) -> Result<Tensor> {
-        let x = mode.dropout(&self.dense.forward(x)?, self.dropout)?;
+        let x = mode.dropout(&ops::linear(x, &self.dense)?, self.dropout)?;
         self.layer_norm.forward(&(x + residual)?)
     }
 }
@@ -225,9 +219,9 @@ impl BertIntermediate {
 
     /// `act(dense(x))`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = self.dense.forward(x)?;
+        let x = ops::linear(x, &self.dense)?;
         match self.activation {
-            Activation::Gelu => x.gelu_erf(),
+            Activation::Gelu => ops::gelu_erf(&x),
             Activation::GeluNew => x.gelu(),
             Activation::Relu => x.relu(),
         }
@@ -274,9 +268,7 @@ impl BertPooler {
 
     /// `tanh(dense(hidden[:, 0]))`.
     pub fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
-        self.dense
-            .forward(&hidden.narrow(1, 0, 1)?.squeeze(1)?)?
-            .tanh()
+        ops::linear(&hidden.narrow(1, 0, 1)?.squeeze(1)?, &self.dense)?.tanh()
     }
 }
 

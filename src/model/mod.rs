@@ -10,6 +10,7 @@ pub mod encoder;
 pub mod heads;
 pub mod hub;
 pub mod info;
+mod kernels;
 pub mod meta;
 pub mod ops;
 pub mod pypi_e5;

@@ -1,77 +1,331 @@
-//! Tensor operations that pick a fused kernel when no gradient is needed and a differentiable
-//! composition when one is.
+//! Differentiable tensor operations of the encoder, each one fused CPU kernel with a
+//! hand-written backward pass (see [`super::kernels`]).
 //!
-//! Candle's fused `layer_norm` and `softmax_last_dim` have no backward pass: a model built on
-//! them silently trains nothing below its head. These helpers check [`Tensor::track_op`] so the
-//! same model code is fast in inference and exact in training.
+//! Candle's own fused `layer_norm` and `softmax_last_dim` have no backward pass, and its
+//! composed versions are slow; these ops serve training and inference alike.
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{Result, Tensor};
+use candle_nn::Linear;
 
-/// Whether any of `ts` takes part in a gradient graph.
-fn needs_grad(ts: &[&Tensor]) -> bool {
-    ts.iter().any(|t| t.track_op())
-}
+use super::kernels::attention::{AttentionDims, HeadLayout, HeadMatmul, Operand};
+use super::kernels::dropout::DropoutOp;
+use super::kernels::gelu::GeluErfOp;
+use super::kernels::layer_norm::LayerNormOp;
+use super::kernels::linear::LinearOp;
+use super::kernels::softmax::{MaskedSoftmaxOp, SoftmaxOp};
 
 /// LayerNorm over the last dimension: `(x - mean) / sqrt(var + eps) * weight + bias`.
 pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
-    if needs_grad(&[x, weight, bias]) {
-        candle_nn::ops::layer_norm_slow(x, weight, bias, eps as f32)
-    } else {
-        candle_nn::ops::layer_norm(&x.contiguous()?, weight, bias, eps as f32)
-    }
+    x.contiguous()?.apply_op3(
+        &weight.contiguous()?,
+        &bias.contiguous()?,
+        LayerNormOp { eps: eps as f32 },
+    )
 }
 
 /// Softmax over the last dimension.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
-    if needs_grad(&[x]) {
-        candle_nn::ops::softmax(x, D::Minus1)
-    } else {
-        candle_nn::ops::softmax_last_dim(x)
+    x.contiguous()?.apply_op1(SoftmaxOp)
+}
+
+/// `softmax(x + mask)` over the last dimension. `mask` holds whole rows (e.g. `[batch, 1, 1,
+/// seq]` for `x`: `[batch, heads, seq, seq]`), each repeated over the rows of `x` in between;
+/// it receives no gradient.
+pub fn masked_softmax_last_dim(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    attention_probs(x, mask, None)
+}
+
+/// Attention probabilities `dropout(softmax(scores + mask))` in one pass, the dropout given
+/// as `(key, p)` (see [`dropout`]); `mask` as for [`masked_softmax_last_dim`].
+pub fn attention_probs(
+    scores: &Tensor,
+    mask: &Tensor,
+    dropout: Option<(u64, f64)>,
+) -> Result<Tensor> {
+    let op = MaskedSoftmaxOp {
+        dropout: dropout
+            .filter(|&(_, p)| p > 0.0)
+            .map(|(key, p)| DropoutOp::new(key, p)),
+    };
+    scores
+        .contiguous()?
+        .apply_op2(&mask.detach().contiguous()?, op)
+}
+
+/// Exact GELU, `x / 2 * (1 + erf(x / sqrt 2))` (PyTorch's default `gelu`).
+pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(GeluErfOp)
+}
+
+/// `x W^T + b` for `x`: `[..., in]` as one 2-D product over all leading dimensions.
+pub fn linear(x: &Tensor, layer: &Linear) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    let weight = layer.weight().contiguous()?;
+    match layer.bias() {
+        Some(bias) => x.apply_op3(&weight, &bias.contiguous()?, LinearOp),
+        None => {
+            let mut dims = x.dims().to_vec();
+            let input = dims.pop().unwrap_or(1);
+            let y = x.reshape(((), input))?.matmul(&weight.t()?)?;
+            dims.push(weight.dim(0)?);
+            y.reshape(dims)
+        }
     }
+}
+
+/// Sizes of attention over `[batch, seq, hidden]` projections split into `heads`.
+fn attention_dims(x: &Tensor, heads: usize) -> Result<AttentionDims> {
+    let (batch, seq, hidden) = x.dims3()?;
+    if heads == 0 || hidden % heads != 0 {
+        candle_core::bail!("attention: hidden size {hidden} is not a multiple of {heads} heads")
+    }
+    Ok(AttentionDims {
+        batch,
+        heads,
+        seq,
+        head_dim: hidden / heads,
+    })
+}
+
+/// Attention scores `scale * q_h k_h^T`, `[batch, heads, seq, seq]`, from the projections
+/// `q`, `k`: `[batch, seq, heads * head_dim]` (heads are read in place, not copied out).
+pub fn attention_scores(q: &Tensor, k: &Tensor, heads: usize, scale: f64) -> Result<Tensor> {
+    let op = HeadMatmul {
+        dims: attention_dims(q, heads)?,
+        lhs: Operand::plain(HeadLayout::Heads),
+        rhs: Operand::t(HeadLayout::Heads),
+        out: HeadLayout::Square,
+        scale: scale as f32,
+    };
+    q.contiguous()?.apply_op2(&k.contiguous()?, op)
+}
+
+/// The attention context `probs_h v_h` with heads merged back: `[batch, seq, heads *
+/// head_dim]` from `probs`: `[batch, heads, seq, seq]` and `v`: `[batch, seq, heads *
+/// head_dim]`.
+pub fn attention_context(probs: &Tensor, v: &Tensor, heads: usize) -> Result<Tensor> {
+    let op = HeadMatmul {
+        dims: attention_dims(v, heads)?,
+        lhs: Operand::plain(HeadLayout::Square),
+        rhs: Operand::plain(HeadLayout::Heads),
+        out: HeadLayout::Heads,
+        scale: 1.0,
+    };
+    probs.contiguous()?.apply_op2(&v.contiguous()?, op)
+}
+
+/// Dropout with drop probability `p`; the mask is a pure function of `key` and the element
+/// index, so the backward pass recomputes it instead of storing it.
+pub fn dropout(x: &Tensor, key: u64, p: f64) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(DropoutOp::new(key, p))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
+    use candle_core::{Device, Var, D};
 
-    #[test]
-    fn fused_and_differentiable_paths_agree_and_train() {
-        let dev = Device::Cpu;
-        let x = Tensor::randn(0f32, 1., (3, 5, 8), &dev).unwrap();
-        let w = Var::from_tensor(&Tensor::randn(1f32, 0.1, 8, &dev).unwrap()).unwrap();
-        let b = Var::from_tensor(&Tensor::randn(0f32, 0.1, 8, &dev).unwrap()).unwrap();
-        let fused =
-            layer_norm(&x, &w.as_tensor().detach(), &b.as_tensor().detach(), 1e-12).unwrap();
-        let slow = layer_norm(&x, w.as_tensor(), b.as_tensor(), 1e-12).unwrap();
-        let diff = (fused - &slow)
+    fn randn(shape: &[usize], std: f64) -> Var {
+        Var::from_tensor(&Tensor::randn(0f32, std as f32, shape, &Device::Cpu).unwrap()).unwrap()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        assert_eq!(a.dims(), b.dims());
+        (a - b)
             .unwrap()
             .abs()
             .unwrap()
-            .max_all()
+            .flatten_all()
+            .unwrap()
+            .max(0)
             .unwrap()
             .to_scalar::<f32>()
-            .unwrap();
-        assert!(diff < 1e-5, "{diff}");
-        let grads = softmax_last_dim(&slow)
             .unwrap()
-            .sqr()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for v in [&w, &b] {
-            let g = grads.get(v.as_tensor()).expect("gradient");
-            assert!(
-                g.abs()
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-                    > 0.0
+    }
+
+    /// Checks `ours` against `reference` on `inputs`: values within 1e-5, and the gradients
+    /// of `sum(y * r)` (random `r`) for every input within 1e-4.
+    fn check<F, G>(inputs: &[&Var], ours: F, reference: G)
+    where
+        F: Fn(&[&Tensor]) -> Tensor,
+        G: Fn(&[&Tensor]) -> Tensor,
+    {
+        let ts: Vec<&Tensor> = inputs.iter().map(|v| v.as_tensor()).collect();
+        let y = ours(&ts);
+        let y_ref = reference(&ts);
+        let d = max_diff(&y, &y_ref);
+        assert!(d < 1e-5, "forward differs by {d}");
+        let r = Tensor::randn(0f32, 1., y.shape(), &Device::Cpu).unwrap();
+        let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g_ref = (y_ref * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        for (i, t) in ts.iter().enumerate() {
+            let (a, b) = (
+                g.get(t).expect("gradient"),
+                g_ref.get(t).expect("reference"),
             );
+            let d = max_diff(a, b);
+            assert!(d < 1e-4, "gradient of input {i} differs by {d}");
+            let norm = a
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(norm > 0.0, "gradient of input {i} is zero");
         }
+    }
+
+    #[test]
+    fn layer_norm_matches_composed_reference() {
+        let x = randn(&[3, 5, 37], 2.0);
+        let w = Var::from_tensor(&(randn(&[37], 0.3).as_tensor() + 1.0).unwrap()).unwrap();
+        let b = randn(&[37], 0.3);
+        check(
+            &[&x, &w, &b],
+            |t| layer_norm(t[0], t[1], t[2], 1e-12).unwrap(),
+            |t| candle_nn::ops::layer_norm_slow(t[0], t[1], t[2], 1e-12).unwrap(),
+        );
+    }
+
+    #[test]
+    fn softmax_matches_composed_reference() {
+        let x = randn(&[2, 3, 4, 19], 3.0);
+        check(
+            &[&x],
+            |t| softmax_last_dim(t[0]).unwrap(),
+            |t| candle_nn::ops::softmax(t[0], D::Minus1).unwrap(),
+        );
+    }
+
+    #[test]
+    fn masked_softmax_matches_composed_reference() {
+        let x = randn(&[2, 3, 4, 19], 3.0);
+        let keep: Vec<f32> = (0..2 * 19)
+            .map(|i| if i % 19 < 15 || i < 19 { 1. } else { 0. })
+            .collect();
+        let keep = Tensor::from_vec(keep, (2, 1, 1, 19), &Device::Cpu).unwrap();
+        let mask = ((keep - 1.0).unwrap() * f32::MAX as f64).unwrap();
+        let y = masked_softmax_last_dim(x.as_tensor(), &mask).unwrap();
+        let padded = y.narrow(0, 1, 1).unwrap().narrow(3, 15, 4).unwrap();
+        assert_eq!(
+            padded
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap(),
+            0.0
+        );
+        check(
+            &[&x],
+            |t| masked_softmax_last_dim(t[0], &mask).unwrap(),
+            |t| candle_nn::ops::softmax(&t[0].broadcast_add(&mask).unwrap(), D::Minus1).unwrap(),
+        );
+    }
+
+    #[test]
+    fn attention_probs_fuse_softmax_and_the_same_dropout() {
+        let x = randn(&[2, 3, 4, 19], 3.0);
+        let keep: Vec<f32> = (0..2 * 19)
+            .map(|i| if i % 19 < 15 { 1. } else { 0. })
+            .collect();
+        let keep = Tensor::from_vec(keep, (2, 1, 1, 19), &Device::Cpu).unwrap();
+        let mask = ((keep - 1.0).unwrap() * f32::MAX as f64).unwrap();
+        check(
+            &[&x],
+            |t| attention_probs(t[0], &mask, Some((9, 0.3))).unwrap(),
+            |t| {
+                let p = candle_nn::ops::softmax(&t[0].broadcast_add(&mask).unwrap(), D::Minus1);
+                dropout(&p.unwrap(), 9, 0.3).unwrap()
+            },
+        );
+    }
+
+    #[test]
+    fn gelu_matches_composed_reference() {
+        let x = randn(&[7, 301], 3.0);
+        check(
+            &[&x],
+            |t| gelu_erf(t[0]).unwrap(),
+            |t| t[0].gelu_erf().unwrap(),
+        );
+    }
+
+    #[test]
+    fn linear_matches_candle_linear() {
+        let x = randn(&[3, 5, 7], 1.0);
+        let w = randn(&[4, 7], 0.5);
+        let b = randn(&[4], 0.5);
+        check(
+            &[&x, &w, &b],
+            |t| linear(t[0], &Linear::new(t[1].clone(), Some(t[2].clone()))).unwrap(),
+            |t| {
+                use candle_core::Module;
+                Linear::new(t[1].clone(), Some(t[2].clone()))
+                    .forward(t[0])
+                    .unwrap()
+            },
+        );
+    }
+
+    /// `[b, s, heads * d]` → `[b, heads, s, d]`.
+    fn split(x: &Tensor, heads: usize) -> Tensor {
+        let (b, s, h) = x.dims3().unwrap();
+        x.reshape((b, s, heads, h / heads))
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+            .contiguous()
+            .unwrap()
+    }
+
+    #[test]
+    fn attention_products_match_composed_reference() {
+        let (q, k, v) = (
+            randn(&[2, 5, 12], 1.0),
+            randn(&[2, 5, 12], 1.0),
+            randn(&[2, 5, 12], 1.0),
+        );
+        let ours = |t: &[&Tensor]| {
+            let s = attention_scores(t[0], t[1], 3, 0.5).unwrap();
+            attention_context(&softmax_last_dim(&s).unwrap(), t[2], 3).unwrap()
+        };
+        let reference = |t: &[&Tensor]| {
+            let (q, k, v) = (split(t[0], 3), split(t[1], 3), split(t[2], 3));
+            let s = (q.matmul(&k.t().unwrap()).unwrap() * 0.5).unwrap();
+            let p = candle_nn::ops::softmax(&s, D::Minus1).unwrap();
+            p.matmul(&v)
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap()
+                .reshape((2, 5, 12))
+                .unwrap()
+        };
+        check(&[&q, &k, &v], ours, reference);
+    }
+
+    #[test]
+    fn dropout_is_keyed_and_its_gradient_uses_the_same_mask() {
+        let x = Var::from_tensor(
+            &Tensor::ones((64, 301), candle_core::DType::F32, &Device::Cpu).unwrap(),
+        )
+        .unwrap();
+        let y = dropout(x.as_tensor(), 5, 0.25).unwrap();
+        let again = dropout(x.as_tensor(), 5, 0.25).unwrap();
+        let other = dropout(x.as_tensor(), 6, 0.25).unwrap();
+        assert_eq!(max_diff(&y, &again), 0.0);
+        assert!(max_diff(&y, &other) > 0.0);
+        let vals: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
+        let kept = vals.iter().filter(|&&v| v != 0.0).count() as f64 / vals.len() as f64;
+        assert!((kept - 0.75).abs() < 0.02, "kept {kept}");
+        assert!(vals
+            .iter()
+            .all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
+        let r = Tensor::randn(0f32, 1., (64, 301), &Device::Cpu).unwrap();
+        let g = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let want = (y * r).unwrap();
+        assert_eq!(max_diff(g.get(x.as_tensor()).unwrap(), &want), 0.0);
     }
 }

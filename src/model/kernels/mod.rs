@@ -1,0 +1,178 @@
+//! CPU kernels behind [`super::ops`]: Candle custom ops with hand-written backward passes.
+//!
+//! Every op works on contiguous f32 tensors (the wrappers in `ops` make inputs contiguous),
+//! runs its rows in parallel with rayon and sums across rows in a fixed order, so results do
+//! not depend on the number of threads.
+
+pub mod attention;
+pub mod dropout;
+pub mod gelu;
+pub mod layer_norm;
+pub mod linear;
+pub mod math;
+pub mod softmax;
+
+use candle_core::{bail, CpuStorage, Layout, Result, Shape};
+use rayon::prelude::*;
+
+/// Rows handed to one rayon task at a time (keeps tasks large enough to amortise scheduling).
+pub(crate) const MIN_ROWS_PER_TASK: usize = 8;
+
+/// Rows whose partial column sums are added up together before the fixed-order final sum.
+const ROWS_PER_PARTIAL_SUM: usize = 64;
+
+/// The f32 elements of a contiguous input, or an error naming `op`.
+pub(crate) fn f32_slice<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &'static str,
+) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        bail!("{op}: only f32 tensors are supported")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("{op}: input must be contiguous"),
+    }
+}
+
+/// Wraps a result vector as Candle CPU storage of `shape`.
+pub(crate) fn f32_output(data: Vec<f32>, shape: impl Into<Shape>) -> Result<(CpuStorage, Shape)> {
+    Ok((CpuStorage::F32(data), shape.into()))
+}
+
+/// Sums, over `rows` rows, the `width` values that `row_values(row, acc)` adds into `acc`.
+/// Rows are split into fixed blocks whose partial sums are added in order: deterministic.
+pub(crate) fn column_sums<F>(rows: usize, width: usize, row_values: F) -> Vec<f32>
+where
+    F: Fn(usize, &mut [f32]) + Sync,
+{
+    let blocks = rows.div_ceil(ROWS_PER_PARTIAL_SUM);
+    let partials: Vec<Vec<f32>> = (0..blocks)
+        .into_par_iter()
+        .map(|block| {
+            let mut acc = vec![0f32; width];
+            let end = ((block + 1) * ROWS_PER_PARTIAL_SUM).min(rows);
+            for row in block * ROWS_PER_PARTIAL_SUM..end {
+                row_values(row, &mut acc);
+            }
+            acc
+        })
+        .collect();
+    let mut total = vec![0f32; width];
+    for partial in partials {
+        for (t, p) in total.iter_mut().zip(partial) {
+            *t += p;
+        }
+    }
+    total
+}
+
+/// A raw pointer that rayon tasks may share because each writes a disjoint region.
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut(pub *mut f32);
+// SAFETY: callers only write disjoint elements through the pointer from different tasks.
+unsafe impl Send for SharedMut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper).
+    pub fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// A strided matrix inside a slice: element `(i, j)` is at `offset + i * rs + j * cs`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MatView {
+    pub offset: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl MatView {
+    /// A row-major `rows x cols` matrix starting at `offset`.
+    pub fn row_major(offset: usize, rows: usize, cols: usize) -> Self {
+        Self {
+            offset,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose, viewing the same memory.
+    pub fn t(self) -> Self {
+        Self {
+            offset: self.offset,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    /// Index one past the last element the view touches.
+    fn end(&self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            return self.offset;
+        }
+        self.offset + (self.rows - 1) * self.rs + (self.cols - 1) * self.cs + 1
+    }
+}
+
+/// One matrix product `scale * lhs * rhs` on strided views, computed by gemm.
+#[derive(Clone, Copy)]
+pub(crate) struct Product<'a> {
+    pub lhs: &'a [f32],
+    pub lhs_view: MatView,
+    pub rhs: &'a [f32],
+    pub rhs_view: MatView,
+    pub scale: f32,
+}
+
+impl Product<'_> {
+    /// `dst = (accumulate ? dst : 0) + scale * lhs * rhs`; `parallel` lets gemm use the rayon
+    /// pool (leave it off when already inside a parallel loop).
+    ///
+    /// # Safety
+    /// `dst` must point to a buffer covering `dst_view` that nothing else accesses in that
+    /// region meanwhile.
+    pub unsafe fn write(&self, dst: *mut f32, dst_view: MatView, accumulate: bool, parallel: bool) {
+        let (lhs_view, rhs_view) = (self.lhs_view, self.rhs_view);
+        let (m, k, n) = (lhs_view.rows, lhs_view.cols, rhs_view.cols);
+        assert!(rhs_view.rows == k && dst_view.rows == m && dst_view.cols == n);
+        assert!(lhs_view.end() <= self.lhs.len() && rhs_view.end() <= self.rhs.len());
+        let threads = rayon::current_num_threads();
+        let parallelism = if parallel && threads > 1 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.add(dst_view.offset),
+            dst_view.cs as isize,
+            dst_view.rs as isize,
+            accumulate,
+            self.lhs.as_ptr().add(lhs_view.offset),
+            lhs_view.cs as isize,
+            lhs_view.rs as isize,
+            self.rhs.as_ptr().add(rhs_view.offset),
+            rhs_view.cs as isize,
+            rhs_view.rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            self.scale,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
