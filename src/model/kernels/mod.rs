@@ -86,10 +86,15 @@ impl SharedMut {
 /// A strided matrix inside a slice: element `(i, j)` is at `offset + i * rs + j * cs`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MatView {
+    /// Index of element `(0, 0)`.
     pub offset: usize,
+    /// Number of rows.
     pub rows: usize,
+    /// Number of columns.
     pub cols: usize,
+    /// Distance between rows.
     pub rs: usize,
+    /// Distance between columns.
     pub cs: usize,
 }
 
@@ -128,10 +133,15 @@ impl MatView {
 /// One matrix product `scale * lhs * rhs` on strided views, computed by gemm.
 #[derive(Clone, Copy)]
 pub(crate) struct Product<'a> {
+    /// Memory of the left factor.
     pub lhs: &'a [f32],
+    /// The left factor inside `lhs`.
     pub lhs_view: MatView,
+    /// Memory of the right factor.
     pub rhs: &'a [f32],
+    /// The right factor inside `rhs`.
     pub rhs_view: MatView,
+    /// Factor applied to the product.
     pub scale: f32,
 }
 
