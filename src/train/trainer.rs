@@ -214,12 +214,17 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
             state.batches_done = group_end;
             bar.set_position(state.global_step);
             let secs = session_start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
+            let message = format!(
                 "loss {:.4} lr {:.2e} {:.0} tok/s",
                 state.running_loss.0 / state.running_loss.1.max(1) as f64,
                 lr,
                 tokens_seen as f64 / secs
-            ));
+            );
+            if bar.is_hidden() && state.global_step % 10 == 0 {
+                // no terminal (logs, CI): a plain line every 10 steps instead of the bar
+                eprintln!("naba: step {}/{total_steps} {message}", state.global_step);
+            }
+            bar.set_message(message);
             let end_of_epoch = state.batches_done >= batches.len();
             let eval_now = match cfg.eval {
                 EvalStrategy::Steps(n) => state.global_step % n.max(1) == 0,
