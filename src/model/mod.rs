@@ -7,6 +7,7 @@ pub mod config;
 pub mod dropout;
 pub mod e5s1;
 pub mod encoder;
+pub mod finetuned;
 pub mod heads;
 pub mod hub;
 pub mod info;
