@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod classifier;
 pub mod config;
+pub mod crf;
 pub mod dropout;
 pub mod e5s1;
 pub mod encoder;
