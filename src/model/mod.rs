@@ -16,6 +16,7 @@ pub mod meta;
 pub mod ops;
 pub mod pypi_e5;
 pub mod save;
+pub mod tagger;
 pub mod tokenizer;
 pub mod weights;
 
