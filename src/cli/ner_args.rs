@@ -23,7 +23,10 @@ impl NerDataArgs {
     pub fn read(&self, path: &Path) -> anyhow::Result<TaggedCorpus> {
         let scheme = match self.tag_scheme.as_str() {
             "auto" => None,
-            s => Some(s.parse::<TagScheme>().map_err(|e| anyhow::anyhow!("--tag-scheme: {e}"))?),
+            s => Some(
+                s.parse::<TagScheme>()
+                    .map_err(|e| anyhow::anyhow!("--tag-scheme: {e}"))?,
+            ),
         };
         let column = self.tag_column.map_or(TagColumn::Last, TagColumn::Index);
         let corpus = read_tagged_file(path, scheme, column)?;

@@ -77,7 +77,10 @@ impl Crf {
         let dense = emissions.index_select(&gather, 0)?.reshape((b, width, l))?;
         let mask = Tensor::from_vec(mask, (width, b, 1), device)?;
         // forward algorithm
-        let mut alpha = dense.narrow(1, 0, 1)?.squeeze(1)?.broadcast_add(&self.start)?;
+        let mut alpha = dense
+            .narrow(1, 0, 1)?
+            .squeeze(1)?
+            .broadcast_add(&self.start)?;
         for t in 1..width {
             let emit = dense.narrow(1, t, 1)?; // [b, 1, L]
             let scores = alpha
@@ -277,7 +280,10 @@ mod tests {
 
     #[test]
     fn viterbi_equals_brute_force() {
-        for (seed, (t, l)) in [(1, 3), (4, 3), (5, 2), (3, 4), (1, 5)].into_iter().enumerate() {
+        for (seed, (t, l)) in [(1, 3), (4, 3), (5, 2), (3, 4), (1, 5)]
+            .into_iter()
+            .enumerate()
+        {
             let crf = random_crf(l, seed as u64 * 7);
             let e: Vec<Vec<f32>> = scores(t * l, seed as u64 + 100)
                 .chunks(l)
@@ -333,7 +339,11 @@ mod tests {
                 tags: vec![1, 1],
             },
         ];
-        let got = crf.nll(&emissions, &seqs).unwrap().to_scalar::<f32>().unwrap();
+        let got = crf
+            .nll(&emissions, &seqs)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         let mut want = 0.0f64;
         for s in &seqs {
             let es: Vec<Vec<f32>> = s.rows.iter().map(|&r| e[r as usize].clone()).collect();

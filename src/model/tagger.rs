@@ -85,8 +85,8 @@ impl TokenTagger {
         let cfg = &folder.config;
         let encoder = BertModel::load(vb.pp(folder.family().prefix()), cfg, false)
             .map_err(|e| folder.load_error(e))?;
-        let head =
-            TokenClassifier::load(vb.clone(), cfg, labels.len()).map_err(|e| folder.load_error(e))?;
+        let head = TokenClassifier::load(vb.clone(), cfg, labels.len())
+            .map_err(|e| folder.load_error(e))?;
         let crf = if meta.crf {
             Some(Crf::load(vb, labels.len()).map_err(|e| folder.load_error(e))?)
         } else {

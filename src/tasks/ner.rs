@@ -92,7 +92,12 @@ pub fn encode_examples(
         .labels
         .iter()
         .enumerate()
-        .map(|(i, l)| index.get(continuation(l).as_str()).copied().unwrap_or(i as u32))
+        .map(|(i, l)| {
+            index
+                .get(continuation(l).as_str())
+                .copied()
+                .unwrap_or(i as u32)
+        })
         .collect();
     let rows: Vec<WindowRow> = window_rows(
         &pieces,
@@ -291,15 +296,8 @@ pub fn train_ner(spec: NerTrainSpec, cfg: &TrainConfig, resume: bool) -> Result<
     meta.base_model = spec.base_model.clone();
     meta.max_len = meta.max_len.min(base.config.max_sequence_length());
     let varmap = VarMap::new();
-    let model = TokenTagger::for_training(
-        &base,
-        labels,
-        meta,
-        spec.freeze,
-        &varmap,
-        &device,
-        cfg.seed,
-    )?;
+    let model =
+        TokenTagger::for_training(&base, labels, meta, spec.freeze, &varmap, &device, cfg.seed)?;
     let train = encode_examples(&model, &spec.train, &spec.train_source)?;
     let task = NerTask::new(model, varmap, train, spec.dev, device);
     crate::train::trainer::train(&task, cfg, resume)
