@@ -145,9 +145,12 @@ pub struct WordTag {
     pub score: f32,
 }
 
+/// A word's aggregated logits and probabilities.
+type WordScores = (Vec<f32>, Vec<f32>);
+
 /// Aggregates the score rows of one word's sub-tokens into one row of logits and one of
 /// probabilities.
-fn aggregate(logits: &[Vec<f32>], how: Aggregation) -> (Vec<f32>, Vec<f32>) {
+fn aggregate(logits: &[Vec<f32>], how: Aggregation) -> WordScores {
     let probs = softmax_rows(logits);
     match how {
         Aggregation::First => (logits[0].clone(), probs[0].clone()),
@@ -211,7 +214,7 @@ pub fn tag_sentences(
     }
     // word logits / probabilities, filled from the rows that own each word
     let n_labels = model.labels.len();
-    let mut word_scores: Vec<Vec<Option<(Vec<f32>, Vec<f32>)>>> =
+    let mut word_scores: Vec<Vec<Option<WordScores>>> =
         sentences.iter().map(|s| vec![None; s.len()]).collect();
     let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
     for bucket in length_buckets(&lengths, opts.batch_tokens, 64) {

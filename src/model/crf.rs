@@ -175,8 +175,8 @@ impl CrfScores {
             let mut next = vec![f32::NEG_INFINITY; l];
             let mut from = vec![0usize; l];
             for j in 0..l {
-                for i in 0..l {
-                    let s = score[i] + self.transitions[i][j];
+                for (i, prev) in score.iter().enumerate() {
+                    let s = prev + self.transitions[i][j];
                     if s > next[j] {
                         next[j] = s;
                         from[j] = i;
