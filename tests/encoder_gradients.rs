@@ -1,10 +1,11 @@
-//! Every trainable weight of encoder + heads receives a non-zero gradient (Candle's fused
+//! Every trainable weight of encoder + heads (CRF included) receives a non-zero gradient (Candle's fused
 //! LayerNorm and softmax have no backward pass; this proves naba does not use them in training).
 
 mod common;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
+use naba::model::crf::{Crf, CrfSequence};
 use naba::model::heads::{Pooling, SequenceClassifier, TokenClassifier};
 use naba::model::{BertModel, DropoutRng, Mode, ModelFolder};
 
@@ -30,14 +31,30 @@ fn check_all_vars_get_gradients(model_type: &str, pooling: Pooling) {
     .unwrap();
     let seq_head = SequenceClassifier::load(vb.clone(), &folder.config, 3, pooling).unwrap();
     let tok_head = TokenClassifier::load(vb.pp("ner"), &folder.config, 5).unwrap();
+    let crf = Crf::load(vb.pp("ner"), 5).unwrap();
     let rng = DropoutRng::new(1);
     let mode = Mode::Train(&rng);
     let (ids, mask) = batch(&dev);
     let hidden = encoder.forward(&ids, &mask, &mode).unwrap();
     let seq = seq_head.forward(&encoder, &hidden, &mask, &mode).unwrap();
     let tok = tok_head.forward(&hidden, &mode).unwrap();
+    // the CRF's negative log-likelihood over the real tokens of each row
+    let (b, t, l) = tok.dims3().unwrap();
+    let flat = tok.reshape((b * t, l)).unwrap();
+    let sequences = [
+        CrfSequence {
+            rows: vec![0, 1, 2, 3, 4, 5],
+            tags: vec![0, 1, 2, 0, 3, 4],
+        },
+        CrfSequence {
+            rows: vec![6, 7, 8, 9],
+            tags: vec![1, 2, 2, 0],
+        },
+    ];
+    let nll = crf.nll(&flat, &sequences).unwrap();
     let loss =
-        (seq.sqr().unwrap().sum_all().unwrap() + tok.sqr().unwrap().sum_all().unwrap()).unwrap();
+        (seq.sqr().unwrap().sum_all().unwrap() + tok.sqr().unwrap().sum_all().unwrap() + nll)
+            .unwrap();
     let grads = loss.backward().unwrap();
     let vars = varmap.data().lock().unwrap();
     assert!(vars.len() > 40, "only {} variables", vars.len());

@@ -12,7 +12,8 @@ pub struct EvalArgs {
     /// Fine-tuned model folder.
     #[arg(long, short)]
     model: PathBuf,
-    /// Labelled data (topic: JSONL[.gz]/CSV/TSV/folder per label).
+    /// Labelled data (topic: JSONL[.gz]/CSV/TSV/folder per label; NER: CoNLL or JSONL
+    /// `tokens`/`tags`).
     #[arg(long)]
     data: PathBuf,
     /// Field / column with the text.
@@ -30,12 +31,71 @@ pub struct EvalArgs {
     /// Write report.json, confusion.csv, confusion.svg (and predictions.jsonl) here.
     #[arg(long)]
     output_dir: Option<PathBuf>,
-    /// Also write per-document predictions (needs --output-dir).
+    /// Also write per-document predictions (needs --output-dir; NER always writes
+    /// predictions.conll).
     #[arg(long)]
     predictions: bool,
+    /// NER: how sub-token scores become word scores.
+    #[arg(long, value_enum, default_value = "first")]
+    aggregation: naba::infer::tag::Aggregation,
+    /// NER file reading.
+    #[command(flatten)]
+    ner_data: super::ner_args::NerDataArgs,
 }
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
+    match naba::model::finetuned::task_of(&a.model)? {
+        naba::model::meta::TaskKind::Topic => run_topic(a),
+        naba::model::meta::TaskKind::Ner => run_ner(a),
+    }
+}
+
+/// Scores a NER tagger: seqeval's report (default mode) and strict IOB2 micro F1; with
+/// --output-dir, report.json and predictions.conll (`token gold pred`, in the file's scheme).
+fn run_ner(a: EvalArgs) -> anyhow::Result<()> {
+    let model = naba::model::tagger::TokenTagger::load(&a.model, &candle_core::Device::Cpu)?;
+    let corpus = a.ner_data.read(&a.data)?;
+    let started = std::time::Instant::now();
+    let opts = naba::infer::tag::TagOptions {
+        aggregation: a.aggregation,
+        ..Default::default()
+    };
+    let eval = naba::tasks::ner::evaluate_ner(&model, &corpus.sentences, &opts)?;
+    let secs = started.elapsed().as_secs_f64();
+    let scores = &eval.scores;
+    println!("{}", scores.default.render(4));
+    println!(
+        "entity F1 (micro, default mode) {:.4}  strict IOB2 micro F1 {:.4}  ({} sentences, {:.1} s, {:.1} sentences/s)",
+        scores.default.micro.f1,
+        scores.strict.micro.f1,
+        corpus.sentences.len(),
+        secs,
+        corpus.sentences.len() as f64 / secs.max(1e-9)
+    );
+    if let Some(dir) = a.output_dir {
+        std::fs::create_dir_all(&dir)?;
+        let report = serde_json::json!({
+            "default": scores.default,
+            "strict_iob2": scores.strict,
+            "sentences": corpus.sentences.len(),
+            "seconds": secs,
+        });
+        naba::data::atomic::write_atomic(
+            &dir.join("report.json"),
+            serde_json::to_string_pretty(&report)?.as_bytes(),
+        )?;
+        naba::data::conll::write_conll(
+            dir.join("predictions.conll"),
+            &corpus.sentences,
+            Some(&eval.predictions),
+            corpus.scheme,
+        )?;
+        eprintln!("naba: wrote {}", dir.display());
+    }
+    Ok(())
+}
+
+fn run_topic(a: EvalArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
     let model = TopicClassifier::load(&a.model, &device)?;
     let opts = ReaderOptions {

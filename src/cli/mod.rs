@@ -3,6 +3,7 @@
 mod embed;
 mod eval;
 mod model_cmd;
+mod ner_args;
 mod normalize;
 mod predict;
 mod train;

@@ -1,22 +1,26 @@
-//! `naba predict`: run a fine-tuned model on new text.
+//! `naba predict`: run a fine-tuned model (topic classifier or NER tagger) on new text.
 
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use naba::data::documents::{DocumentFormat, DocumentReader, JsonlWriter, ReaderOptions};
 use naba::infer::classify::{classify, ClassifyOptions, LongText};
+use naba::infer::tag::{Aggregation, TagOptions};
 use naba::model::classifier::TopicClassifier;
+use naba::model::meta::TaskKind;
+use naba::model::tagger::TokenTagger;
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// Texts to classify; with none, documents come from --input or stdin.
+    /// Texts to classify or tag; with none, documents come from --input or stdin.
     texts: Vec<String>,
-    /// Fine-tuned model folder.
+    /// Fine-tuned model folder (the task is read from its config).
     #[arg(long, short)]
     model: PathBuf,
     /// Input: JSONL with a text field (other fields are passed through), or plain text with one
-    /// document per line (`-` = stdin, read as plain lines).
+    /// document per line (`-` = stdin, read as plain lines). NER: a `.conll` file is tagged as
+    /// it is and written back as CoNLL with a predicted-tag column added.
     #[arg(long, short)]
     input: Option<PathBuf>,
     /// Read a plain-text file as one document.
@@ -25,21 +29,34 @@ pub struct PredictArgs {
     /// Field with the text in JSONL input.
     #[arg(long, default_value = "text")]
     text_field: String,
-    /// Write JSONL here instead of stdout.
+    /// Write JSONL (or CoNLL) here instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Labels reported with probabilities.
+    /// Topic: labels reported with probabilities.
     #[arg(long, default_value_t = 3)]
     top_k: usize,
-    /// Long documents: windows with averaged logits, or the training truncation.
+    /// Topic: long documents read in windows with averaged logits, or truncated as in training.
     #[arg(long, value_enum, default_value = "windows")]
     long_text: LongText,
+    /// NER: how sub-token scores become word scores.
+    #[arg(long, value_enum, default_value = "first")]
+    aggregation: Aggregation,
     /// Documents per batch of work.
     #[arg(long, default_value_t = 64)]
     chunk: usize,
 }
 
+/// One input document: id, text, and the other fields of its record.
+type Item = (String, String, serde_json::Map<String, serde_json::Value>);
+
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
+    match naba::model::finetuned::task_of(&a.model)? {
+        TaskKind::Topic => run_topic(a),
+        TaskKind::Ner => run_ner(a),
+    }
+}
+
+fn run_topic(a: PredictArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
     let model = TopicClassifier::load(&a.model, &device)?;
     let opts = ClassifyOptions {
@@ -47,12 +64,8 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
         top_k: a.top_k,
         ..ClassifyOptions::default()
     };
-    let mut out = match &a.output {
-        Some(p) => JsonlWriter::create(p)?,
-        None => JsonlWriter::stdout(),
-    };
-    // (id, text, other fields) in chunks, so streams of any length run in bounded memory
-    let mut emit = |batch: Vec<(String, String, serde_json::Map<String, serde_json::Value>)>| -> anyhow::Result<()> {
+    let mut out = writer(a.output.as_deref())?;
+    for_each_chunk(&a, |batch| {
         let texts: Vec<&str> = batch.iter().map(|(_, t, _)| t.as_str()).collect();
         let preds = classify(&model, &texts, &opts, &device)?;
         for ((id, _, extra), p) in batch.iter().zip(preds) {
@@ -64,7 +77,91 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
             out.write(&rec)?;
         }
         Ok(())
+    })?;
+    out.finish()?;
+    Ok(())
+}
+
+/// NER output per document: `{"id", "entities": [{"text", "label", "start", "end",
+/// "start_byte", "end_byte", "score"}]}` (plus the input's other fields). `start`/`end` are
+/// character offsets into the original input (`input.chars().skip(start).take(end - start)` is
+/// `text`); `start_byte`/`end_byte` are UTF-8 byte offsets into it.
+fn run_ner(a: PredictArgs) -> anyhow::Result<()> {
+    let device = candle_core::Device::Cpu;
+    let model = TokenTagger::load(&a.model, &device)?;
+    let opts = TagOptions {
+        aggregation: a.aggregation,
+        ..TagOptions::default()
     };
+    let conll = a.texts.is_empty()
+        && a.input.as_ref().is_some_and(|p| {
+            p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("conll"))
+        });
+    if conll {
+        let input = a.input.as_deref().unwrap_or(Path::new("-"));
+        return predict_conll(&model, input, a.output.as_deref(), &opts);
+    }
+    let mut out = writer(a.output.as_deref())?;
+    for_each_chunk(&a, |batch| {
+        let texts: Vec<&str> = batch.iter().map(|(_, t, _)| t.as_str()).collect();
+        let found = naba::infer::entities::extract_entities(&model, &texts, &opts, &device)?;
+        for ((id, _, extra), entities) in batch.iter().zip(found) {
+            let mut rec = extra.clone();
+            rec.insert("id".into(), id.clone().into());
+            rec.insert("entities".into(), serde_json::to_value(&entities)?);
+            out.write(&rec)?;
+        }
+        Ok(())
+    })?;
+    out.finish()?;
+    Ok(())
+}
+
+/// Tags the token column of a CoNLL file and writes every line back with the predicted IOB2
+/// tag appended.
+fn predict_conll(
+    model: &TokenTagger,
+    input: &Path,
+    output: Option<&Path>,
+    opts: &TagOptions,
+) -> anyhow::Result<()> {
+    let rows = naba::data::conll::read_conll_rows(input)?;
+    let words: Vec<Vec<String>> = rows
+        .iter()
+        .map(|s| s.iter().map(|r| r[0].clone()).collect())
+        .collect();
+    let tags = naba::infer::tag::tag_names(model, &words, opts, &candle_core::Device::Cpu)?;
+    let mut text = String::new();
+    for (sentence, tags) in rows.iter().zip(&tags) {
+        for (row, tag) in sentence.iter().zip(tags) {
+            text.push_str(&row.join(" "));
+            text.push(' ');
+            text.push_str(tag);
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    match output {
+        Some(p) => naba::data::atomic::write_atomic(p, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+fn writer(output: Option<&Path>) -> anyhow::Result<JsonlWriter> {
+    Ok(match output {
+        Some(p) => JsonlWriter::create(p)?,
+        None => JsonlWriter::stdout(),
+    })
+}
+
+/// Reads the documents the flags name (texts, --input file, or stdin lines) and hands them to
+/// `emit` in chunks, so streams of any length run in bounded memory.
+fn for_each_chunk(
+    a: &PredictArgs,
+    mut emit: impl FnMut(Vec<Item>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     if !a.texts.is_empty() {
         let docs = a
             .texts
@@ -72,50 +169,48 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
             .enumerate()
             .map(|(i, t)| (i.to_string(), t.clone(), Default::default()))
             .collect();
-        emit(docs)?;
-    } else {
-        match a.input.as_ref().filter(|p| p.as_os_str() != "-") {
-            Some(path) => {
-                let format = if a.whole_file {
-                    DocumentFormat::Text
-                } else {
-                    DocumentFormat::Auto
-                };
-                let ropts = ReaderOptions {
-                    text_field: a.text_field.clone(),
-                    ..ReaderOptions::unlabelled()
+        return emit(docs);
+    }
+    match a.input.as_ref().filter(|p| p.as_os_str() != "-") {
+        Some(path) => {
+            let format = if a.whole_file {
+                DocumentFormat::Text
+            } else {
+                DocumentFormat::Auto
+            };
+            let ropts = ReaderOptions {
+                text_field: a.text_field.clone(),
+                ..ReaderOptions::unlabelled()
+            }
+            .with_format(format);
+            let mut reader = DocumentReader::open(path, &ropts)?;
+            loop {
+                let chunk: Vec<_> = reader
+                    .by_ref()
+                    .take(a.chunk)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if chunk.is_empty() {
+                    break;
                 }
-                .with_format(format);
-                let mut reader = DocumentReader::open(path, &ropts)?;
-                loop {
-                    let chunk: Vec<_> = reader
-                        .by_ref()
-                        .take(a.chunk)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    emit(chunk.into_iter().map(|d| (d.id, d.text, d.extra)).collect())?;
+                emit(chunk.into_iter().map(|d| (d.id, d.text, d.extra)).collect())?;
+            }
+        }
+        None => {
+            let mut chunk = Vec::new();
+            for (i, line) in std::io::stdin().lock().lines().enumerate() {
+                let line = line?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                chunk.push(((i + 1).to_string(), line, Default::default()));
+                if chunk.len() >= a.chunk {
+                    emit(std::mem::take(&mut chunk))?;
                 }
             }
-            None => {
-                let mut chunk = Vec::new();
-                for (i, line) in std::io::stdin().lock().lines().enumerate() {
-                    let line = line?;
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    chunk.push(((i + 1).to_string(), line, Default::default()));
-                    if chunk.len() >= a.chunk {
-                        emit(std::mem::take(&mut chunk))?;
-                    }
-                }
-                if !chunk.is_empty() {
-                    emit(chunk)?;
-                }
+            if !chunk.is_empty() {
+                emit(chunk)?;
             }
         }
     }
-    out.finish()?;
     Ok(())
 }

@@ -22,13 +22,15 @@ pub struct TrainArgs {
     /// Base model: folder, hub id, or `pypi:multilingual-e5-small`.
     #[arg(long, short, default_value = naba::model::hub::E5_ALIAS)]
     model: String,
-    /// Training data (topic: JSONL[.gz]/CSV/TSV/folder per label).
+    /// Training data (topic: JSONL[.gz]/CSV/TSV/folder per label; NER: CoNLL columns or JSONL
+    /// with `tokens`/`tags`).
     #[arg(long)]
     train: PathBuf,
     /// Dev data for evaluation, model selection and early stopping.
     #[arg(long)]
     dev: Option<PathBuf>,
-    /// Without --dev: hold out this share of the training data (stratified for topics).
+    /// Without --dev: hold out this share of the training data (stratified for topics; the
+    /// last sentences for NER).
     #[arg(long, default_value_t = 0.1)]
     dev_split: f64,
     /// Output folder (best model, checkpoint-last/, log.jsonl).
@@ -94,9 +96,10 @@ pub struct TrainArgs {
     /// Stop after N evaluations without improvement.
     #[arg(long)]
     early_stopping_patience: Option<usize>,
-    /// Dev metric that picks the best model.
-    #[arg(long, default_value = "macro_f1")]
-    metric_for_best_model: String,
+    /// Dev metric that picks the best model (default: `macro_f1` for topics, `f1` = micro
+    /// entity F1 in seqeval's default mode for NER).
+    #[arg(long)]
+    metric_for_best_model: Option<String>,
     /// Seed for data order, dropout and new weights.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -125,6 +128,16 @@ pub struct TrainArgs {
     /// Continue from OUTPUT/checkpoint-last if it exists.
     #[arg(long)]
     resume: bool,
+    /// NER: a linear-chain CRF on top of the token classifier.
+    #[arg(long)]
+    crf: bool,
+    /// NER: train every sub-token with its word's tag (`B-X` becomes `I-X` after the first),
+    /// instead of the first sub-token only.
+    #[arg(long)]
+    label_all_subtokens: bool,
+    /// NER file reading.
+    #[command(flatten)]
+    ner_data: super::ner_args::NerDataArgs,
 }
 
 fn subsample(docs: Vec<Document>, n: Option<usize>, seed: u64) -> Vec<Document> {
@@ -139,9 +152,105 @@ fn subsample(docs: Vec<Document>, n: Option<usize>, seed: u64) -> Vec<Document> 
 }
 
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
-    if a.task == TaskKind::Ner {
-        anyhow::bail!("NER training is not available yet in this build");
+    match a.task {
+        TaskKind::Topic => run_topic(a),
+        TaskKind::Ner => run_ner(a),
     }
+}
+
+/// The loop settings the flags ask for; `default_metric` when --metric-for-best-model is unset.
+fn train_config(a: &TrainArgs, default_metric: &str) -> TrainConfig {
+    TrainConfig {
+        output_dir: a.output.clone(),
+        num_train_epochs: a.epochs,
+        max_steps: a.max_steps,
+        learning_rate: a.learning_rate,
+        warmup_ratio: a.warmup_ratio,
+        lr_scheduler: a.lr_scheduler_type,
+        adamw: AdamWConfig {
+            weight_decay: a.weight_decay,
+            lazy_embeddings: a.lazy_embeddings,
+            ..AdamWConfig::default()
+        },
+        max_grad_norm: a.max_grad_norm,
+        gradient_accumulation_steps: a.gradient_accumulation_steps,
+        batches: BatchPlan {
+            batch_size: a.batch_size,
+            max_tokens: a.batch_tokens,
+            pool: a.batch_size * 32,
+        },
+        seed: a.seed,
+        eval: a
+            .eval_steps
+            .map_or(EvalStrategy::Epoch, EvalStrategy::Steps),
+        metric_for_best_model: a
+            .metric_for_best_model
+            .clone()
+            .unwrap_or_else(|| default_metric.to_string()),
+        early_stopping_patience: a.early_stopping_patience,
+        save_steps: a.save_steps,
+    }
+}
+
+/// The model settings the flags ask for, for `task`.
+fn model_meta(a: &TrainArgs, task: TaskKind) -> anyhow::Result<NabaMeta> {
+    Ok(NabaMeta {
+        pooling: a.pooling,
+        max_len: a.max_len,
+        stride: a.stride,
+        truncation: a.truncation,
+        normalizer: Some(naba::text::NormalizerConfig::parse(&a.normalizer)?),
+        crf: a.crf && task == TaskKind::Ner,
+        label_all_subtokens: a.label_all_subtokens && task == TaskKind::Ner,
+        ..NabaMeta::foreign(task, a.max_len)
+    })
+}
+
+fn freeze(a: &TrainArgs) -> Freeze {
+    Freeze {
+        embeddings: a.freeze_embeddings,
+        lower_layers: a.freeze_layers,
+    }
+}
+
+fn run_ner(a: TrainArgs) -> anyhow::Result<()> {
+    let mut train = a.ner_data.read(&a.train)?.sentences;
+    let dev = match &a.dev {
+        Some(p) => a.ner_data.read(p)?.sentences,
+        None => {
+            let n_dev = ((train.len() as f64) * a.dev_split).round() as usize;
+            let n_dev = n_dev.clamp(1, train.len().saturating_sub(1).max(1));
+            train.split_off(train.len().saturating_sub(n_dev))
+        }
+    };
+    if let Some(n) = a.max_train_examples {
+        train.truncate(n);
+    }
+    let mut dev = dev;
+    if let Some(n) = a.max_dev_examples {
+        dev.truncate(n);
+    }
+    eprintln!(
+        "naba: {} training and {} dev sentences",
+        train.len(),
+        dev.len()
+    );
+    let cfg = train_config(&a, "f1");
+    let spec = naba::tasks::ner::NerTrainSpec {
+        base_model: a.model.clone(),
+        train,
+        dev,
+        train_source: a.train.clone(),
+        meta: model_meta(&a, TaskKind::Ner)?,
+        freeze: freeze(&a),
+    };
+    let summary = naba::tasks::ner::train_ner(spec, &cfg, a.resume)?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    eprintln!("naba: best model in {}", a.output.display());
+    Ok(())
+}
+
+fn run_topic(a: TrainArgs) -> anyhow::Result<()> {
     let opts = ReaderOptions {
         text_field: a.text_field.clone(),
         label_field: a.label_field.clone(),
@@ -177,51 +286,15 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         train.len(),
         dev.len()
     );
-    let cfg = TrainConfig {
-        output_dir: a.output.clone(),
-        num_train_epochs: a.epochs,
-        max_steps: a.max_steps,
-        learning_rate: a.learning_rate,
-        warmup_ratio: a.warmup_ratio,
-        lr_scheduler: a.lr_scheduler_type,
-        adamw: AdamWConfig {
-            weight_decay: a.weight_decay,
-            lazy_embeddings: a.lazy_embeddings,
-            ..AdamWConfig::default()
-        },
-        max_grad_norm: a.max_grad_norm,
-        gradient_accumulation_steps: a.gradient_accumulation_steps,
-        batches: BatchPlan {
-            batch_size: a.batch_size,
-            max_tokens: a.batch_tokens,
-            pool: a.batch_size * 32,
-        },
-        seed: a.seed,
-        eval: a
-            .eval_steps
-            .map_or(EvalStrategy::Epoch, EvalStrategy::Steps),
-        metric_for_best_model: a.metric_for_best_model.clone(),
-        early_stopping_patience: a.early_stopping_patience,
-        save_steps: a.save_steps,
-    };
-    let meta = NabaMeta {
-        pooling: a.pooling,
-        max_len: a.max_len,
-        stride: a.stride,
-        truncation: a.truncation,
-        normalizer: Some(naba::text::NormalizerConfig::parse(&a.normalizer)?),
-        ..NabaMeta::foreign(TaskKind::Topic, a.max_len)
-    };
+    let cfg = train_config(&a, "macro_f1");
+    let meta = model_meta(&a, TaskKind::Topic)?;
     let spec = naba::tasks::topic::TopicTrainSpec {
         base_model: a.model.clone(),
         train,
         dev,
         dev_source,
         meta,
-        freeze: Freeze {
-            embeddings: a.freeze_embeddings,
-            lower_layers: a.freeze_layers,
-        },
+        freeze: freeze(&a),
         balanced_class_weights: match a.class_weights.as_deref() {
             None | Some("none") => false,
             Some("balanced") => true,

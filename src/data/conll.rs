@@ -143,6 +143,17 @@ pub fn parse_gold_pred(text: &str, source: &Path) -> Result<GoldPred> {
     Ok(result)
 }
 
+/// Reads a CoNLL file as it is: for each sentence, each token line's columns (any number, at
+/// least one), with the same format rules as [`read_conll`] but no tag handling. For echoing a
+/// file back with a predicted column added.
+pub fn read_conll_rows(path: impl AsRef<Path>) -> Result<Vec<Vec<Vec<String>>>> {
+    let path = path.as_ref();
+    Ok(parse_blocks(&read_text(path)?, path)?
+        .into_iter()
+        .map(|rows| rows.into_iter().map(|r| r.fields).collect())
+        .collect())
+}
+
 /// One token line: its 1-based number and its columns.
 struct Row {
     line: usize,

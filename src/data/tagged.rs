@@ -336,3 +336,33 @@ fn json_tag(value: &Value, options: &JsonlTagOptions) -> std::result::Result<Str
         )
     })
 }
+
+/// Reads a NER file by its extension: `.jsonl` / `.json` as JSON Lines (`tokens` / `tags`),
+/// anything else as CoNLL columns (`tag_column` picks the tag column there). Tags are converted
+/// to IOB2 from `scheme` (detected when `None`).
+pub fn read_tagged_file(
+    path: impl AsRef<Path>,
+    scheme: Option<TagScheme>,
+    tag_column: super::conll::TagColumn,
+) -> Result<TaggedCorpus> {
+    let path = path.as_ref();
+    let tags = TagOptions {
+        scheme,
+        strict: false,
+    };
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ext == "jsonl" || ext == "json" {
+        let options = JsonlTagOptions {
+            tags,
+            ..JsonlTagOptions::default()
+        };
+        read_tagged_jsonl(path, &options)
+    } else {
+        let options = super::conll::ConllOptions { tag_column, tags };
+        super::conll::read_conll(path, &options)
+    }
+}

@@ -2,4 +2,6 @@
 
 pub mod classify;
 pub mod embed;
+pub mod entities;
+pub mod tag;
 pub mod windows;

@@ -1,6 +1,8 @@
 //! Fitting token sequences into the encoder's length: truncation (head, or head + tail) for
 //! training, overlapping windows for long documents and sentences at prediction time.
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 /// Which tokens of a long text to keep when truncating.
@@ -67,6 +69,55 @@ pub fn windows(ids: &[u32], max_len: usize, stride: usize, cls: u32, sep: u32) -
         .collect()
 }
 
+/// Overlapping windows over a sentence's words, cut at word boundaries: each holds at most
+/// `width` tokens (a single word longer than that counts as `width`, its extra tokens are
+/// dropped), consecutive windows start about `stride` tokens apart, and together they cover every
+/// word. `tokens_per_word[i]` is the token count of word `i`. No words, no windows.
+pub fn word_windows(tokens_per_word: &[usize], width: usize, stride: usize) -> Vec<Range<usize>> {
+    let width = width.max(1);
+    let n = tokens_per_word.len();
+    let counts: Vec<usize> = tokens_per_word.iter().map(|&c| c.clamp(1, width)).collect();
+    let mut before = vec![0usize; n + 1];
+    for (i, c) in counts.iter().enumerate() {
+        before[i + 1] = before[i] + c;
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let mut end = start + 1;
+        while end < n && before[end + 1] - before[start] <= width {
+            end += 1;
+        }
+        out.push(start..end);
+        if end >= n {
+            break;
+        }
+        let mut next = start + 1;
+        while next < end && before[next] - before[start] < stride.max(1) {
+            next += 1;
+        }
+        start = next;
+    }
+    out
+}
+
+/// For every word of `n`, the window (index into `windows`) that sees it with the most context:
+/// where its distance to the nearer window edge is largest (the earlier window on ties). Every
+/// word gets exactly one window that contains it; words no window contains get `usize::MAX`.
+pub fn best_window_per_word(windows: &[Range<usize>], n: usize) -> Vec<usize> {
+    let mut best = vec![(usize::MAX, 0usize); n];
+    for (w, range) in windows.iter().enumerate() {
+        for word in range.clone().take_while(|&i| i < n) {
+            let margin = (word - range.start).min(range.end - 1 - word);
+            let slot = &mut best[word];
+            if slot.0 == usize::MAX || margin > slot.1 {
+                *slot = (w, margin);
+            }
+        }
+    }
+    best.into_iter().map(|(w, _)| w).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +152,36 @@ mod tests {
         let covered: std::collections::BTreeSet<u32> =
             w.iter().flat_map(|w| w[1..w.len() - 1].to_vec()).collect();
         assert_eq!(covered.len(), 11);
+    }
+
+    #[test]
+    fn word_windows_cover_every_word_within_the_budget() {
+        let counts = [3, 1, 2, 5, 1, 1, 4, 2, 2, 1, 3];
+        for (width, stride) in [(6, 3), (5, 5), (8, 2), (4, 100), (30, 10)] {
+            let ws = word_windows(&counts, width, stride);
+            assert_eq!(ws[0].start, 0);
+            assert_eq!(ws.last().unwrap().end, counts.len());
+            for pair in ws.windows(2) {
+                assert!(pair[1].start > pair[0].start && pair[1].start <= pair[0].end);
+            }
+            for w in &ws {
+                let tokens: usize = counts[w.clone()].iter().map(|&c| c.min(width)).sum();
+                assert!(tokens <= width || w.len() == 1, "{w:?} {tokens} > {width}");
+            }
+            let best = best_window_per_word(&ws, counts.len());
+            for (word, &b) in best.iter().enumerate() {
+                assert!(ws[b].contains(&word), "word {word} -> window {b}");
+            }
+        }
+        assert!(word_windows(&[], 4, 2).is_empty());
+        assert_eq!(word_windows(&[9], 4, 2), vec![0..1]);
+    }
+
+    #[test]
+    fn each_word_keeps_the_window_where_it_is_most_central() {
+        let ws = vec![0..6, 3..9, 6..10];
+        let best = best_window_per_word(&ws, 10);
+        // word 4 ties between windows 0 and 1 (margin 1 each): the earlier wins
+        assert_eq!(best, vec![0, 0, 0, 0, 0, 1, 1, 1, 2, 2]);
     }
 }

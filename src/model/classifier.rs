@@ -2,16 +2,16 @@
 //! a base model or loaded from a fine-tuned folder (naba's or a transformers
 //! `*ForSequenceClassification` checkpoint), and saved in the layout transformers reads.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::batch::Batch;
+use super::finetuned::{finetuned_config, frozen_prefixes, save_folder};
 use super::heads::SequenceClassifier;
 use super::meta::{NabaMeta, TaskKind};
-use super::{BertModel, EncoderConfig, Family, Freeze, Mode, ModelFolder};
+use super::{BertModel, EncoderConfig, Freeze, Mode, ModelFolder};
 use crate::error::{Error, Result};
 
 /// Encoder + sequence-classification head, with its labels and settings.
@@ -27,27 +27,7 @@ pub struct TopicClassifier {
     normalizer: crate::text::Normalizer,
 }
 
-/// The `architectures` entry for a sequence classifier of `family`.
-fn architecture(cfg: &EncoderConfig) -> &'static str {
-    match (cfg.family(), cfg.model_type.as_str()) {
-        (Ok(Family::Roberta), "xlm-roberta") => "XLMRobertaForSequenceClassification",
-        (Ok(Family::Roberta), _) => "RobertaForSequenceClassification",
-        _ => "BertForSequenceClassification",
-    }
-}
-
-/// Reads the `naba` block of a config, if any.
-pub fn read_meta(cfg: &EncoderConfig, path: &Path) -> Result<Option<NabaMeta>> {
-    match cfg.extra.get("naba") {
-        None => Ok(None),
-        Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
-            Error::model(
-                path.join("config.json"),
-                format!("invalid \"naba\" block: {e}"),
-            )
-        }),
-    }
-}
+pub use super::finetuned::read_meta;
 
 impl TopicClassifier {
     /// A classifier for `labels` on top of `base`, its variables in `varmap` (encoder from the
@@ -140,16 +120,9 @@ impl TopicClassifier {
 
     /// The config.json this model is saved with.
     pub fn saved_config(&self) -> Result<EncoderConfig> {
-        let mut cfg = self.folder.config.clone();
-        cfg.set_labels(&self.labels);
-        cfg.extra.insert(
-            "architectures".into(),
-            serde_json::json!([architecture(&cfg)]),
-        );
+        let mut cfg = finetuned_config(&self.folder.config, &self.labels, &self.meta)?;
         cfg.extra
             .insert("problem_type".into(), "single_label_classification".into());
-        let meta = serde_json::to_value(&self.meta).map_err(|e| Error::Invalid(e.to_string()))?;
-        cfg.extra.insert("naba".into(), meta);
         Ok(cfg)
     }
 
@@ -157,35 +130,4 @@ impl TopicClassifier {
     pub fn save(&self, dir: &Path, varmap: &VarMap) -> Result<()> {
         save_folder(dir, &self.saved_config()?, &self.folder, varmap)
     }
-}
-
-/// Name prefixes of the variables that `freeze` keeps fixed, under base prefix `prefix`.
-pub fn frozen_prefixes(prefix: &str, freeze: Freeze) -> Vec<String> {
-    let mut out: Vec<String> = (0..freeze.lower_layers)
-        .map(|i| format!("{prefix}.encoder.layer.{i}."))
-        .collect();
-    if freeze.embeddings {
-        out.push(format!("{prefix}.embeddings."));
-    }
-    out
-}
-
-/// Writes a fine-tuned model folder: config, weights (every variable), tokenizer.
-pub fn save_folder(
-    dir: &Path,
-    config: &EncoderConfig,
-    base: &ModelFolder,
-    varmap: &VarMap,
-) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tensors: HashMap<String, Tensor> = varmap
-        .data()
-        .lock()
-        .map_err(|_| Error::Invalid("variable map lock poisoned".into()))?
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(DType::F32)?)))
-        .collect::<Result<_>>()?;
-    super::save::save_safetensors(&tensors, &dir.join("model.safetensors"))?;
-    base.tokenizer.save(&dir.join("tokenizer.json"))?;
-    crate::data::atomic::write_atomic(&dir.join("config.json"), config.to_json().as_bytes())
 }

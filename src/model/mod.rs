@@ -4,9 +4,11 @@
 pub mod batch;
 pub mod classifier;
 pub mod config;
+pub mod crf;
 pub mod dropout;
 pub mod e5s1;
 pub mod encoder;
+pub mod finetuned;
 pub mod heads;
 pub mod hub;
 pub mod info;
@@ -15,6 +17,7 @@ pub mod meta;
 pub mod ops;
 pub mod pypi_e5;
 pub mod save;
+pub mod tagger;
 pub mod tokenizer;
 pub mod weights;
 

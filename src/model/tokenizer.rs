@@ -44,6 +44,7 @@ pub struct TextTokenizer {
 const CLS_NAMES: [&str; 2] = ["[CLS]", "<s>"];
 const SEP_NAMES: [&str; 2] = ["[SEP]", "</s>"];
 const PAD_NAMES: [&str; 2] = ["[PAD]", "<pad>"];
+const UNK_NAMES: [&str; 2] = ["[UNK]", "<unk>"];
 
 impl TextTokenizer {
     /// Loads `tokenizer.json` from `dir`, or builds a WordPiece tokenizer from `vocab.txt`.
@@ -210,6 +211,72 @@ impl TextTokenizer {
                 words: e.get_word_ids().to_vec(),
             })
             .collect())
+    }
+
+    /// Tokenises a sentence already split into words, without special tokens, exactly as
+    /// transformers' `tokenizer(words, is_split_into_words=True, add_special_tokens=False)` does
+    /// (each word is normalised and pre-tokenised on its own, so a Metaspace tokenizer gives every
+    /// word its `▁` prefix). `words[i]` of the result is `Some(i)` for the tokens of word `i`;
+    /// offsets are bytes within that word. A word that yields no token at all (only characters
+    /// the tokenizer deletes) gets the unknown token, so every word has at least one token when
+    /// the vocabulary has one.
+    pub fn encode_words(&self, words: &[&str]) -> Result<Encoded> {
+        if words.is_empty() {
+            return Ok(Encoded {
+                ids: Vec::new(),
+                offsets: Vec::new(),
+                words: Vec::new(),
+            });
+        }
+        let enc = self
+            .inner
+            .encode(words, false)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let mut out = Encoded {
+            ids: Vec::with_capacity(enc.len()),
+            offsets: Vec::with_capacity(enc.len()),
+            words: Vec::with_capacity(enc.len()),
+        };
+        let unk = UNK_NAMES.iter().find_map(|n| self.inner.token_to_id(n));
+        let mut next_word = 0u32;
+        let tokens = enc
+            .get_ids()
+            .iter()
+            .zip(enc.get_offsets())
+            .zip(enc.get_word_ids());
+        for ((&id, &offset), &word) in tokens {
+            let word = word.unwrap_or(next_word.saturating_sub(1));
+            while next_word < word {
+                if let Some(unk) = unk {
+                    out.ids.push(unk);
+                    out.offsets.push((0, words[next_word as usize].len()));
+                    out.words.push(Some(next_word));
+                }
+                next_word += 1;
+            }
+            next_word = next_word.max(word + 1);
+            out.ids.push(id);
+            out.offsets.push(offset);
+            out.words.push(Some(word));
+        }
+        while (next_word as usize) < words.len() {
+            if let Some(unk) = unk {
+                out.ids.push(unk);
+                out.offsets.push((0, words[next_word as usize].len()));
+                out.words.push(Some(next_word));
+            }
+            next_word += 1;
+        }
+        Ok(out)
+    }
+
+    /// [`TextTokenizer::encode_words`] for many sentences, in parallel.
+    pub fn encode_words_batch(&self, sentences: &[Vec<&str>]) -> Result<Vec<Encoded>> {
+        use rayon::prelude::*;
+        sentences
+            .par_iter()
+            .map(|words| self.encode_words(words))
+            .collect()
     }
 
     /// Writes `tokenizer.json` (so a model folder saved by naba is self-contained).

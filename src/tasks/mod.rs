@@ -2,4 +2,5 @@
 //! ([`crate::train::task::Task`]) and scores a model on a dev set.
 
 pub mod losses;
+pub mod ner;
 pub mod topic;

@@ -14,7 +14,7 @@ use crate::metrics::classification::ClassificationReport;
 use crate::model::batch::{length_buckets, Batch};
 use crate::model::classifier::TopicClassifier;
 use crate::model::{Mode, TextTokenizer};
-use crate::train::task::Task;
+use crate::train::task::{varmap_variables, without_frozen, Task};
 
 /// Token ids of documents, truncated to `max_len`, in parallel.
 pub fn encode_documents(
@@ -160,22 +160,11 @@ impl Task for TopicTask {
     }
 
     fn variables(&self) -> Vec<(String, Var)> {
-        let frozen = self.model.frozen_prefixes();
-        self.all_variables()
-            .into_iter()
-            .filter(|(n, _)| !frozen.iter().any(|p| n.starts_with(p)))
-            .collect()
+        without_frozen(self.all_variables(), &self.model.frozen_prefixes())
     }
 
     fn all_variables(&self) -> Vec<(String, Var)> {
-        let mut vars: Vec<(String, Var)> = self
-            .varmap
-            .data()
-            .lock()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        vars
+        varmap_variables(&self.varmap)
     }
 
     fn save_model(&self, dir: &Path) -> Result<()> {

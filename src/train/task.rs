@@ -24,3 +24,21 @@ pub trait Task {
     /// tokenizer.json).
     fn save_model(&self, dir: &Path) -> Result<()>;
 }
+
+/// Every variable of `varmap` by name, sorted (a task's [`Task::all_variables`]).
+pub fn varmap_variables(varmap: &candle_nn::VarMap) -> Vec<(String, Var)> {
+    let mut vars: Vec<(String, Var)> = varmap
+        .data()
+        .lock()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
+}
+
+/// `vars` without those whose name starts with one of `frozen` (a task's [`Task::variables`]).
+pub fn without_frozen(vars: Vec<(String, Var)>, frozen: &[String]) -> Vec<(String, Var)> {
+    vars.into_iter()
+        .filter(|(n, _)| !frozen.iter().any(|p| n.starts_with(p)))
+        .collect()
+}
