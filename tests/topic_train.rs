@@ -126,7 +126,10 @@ fn training_lowers_the_loss_and_the_saved_model_predicts_the_same() {
     let dev_texts: Vec<&str> = dev_docs.iter().map(|d| d.text.as_str()).collect();
     let before = classify(&task.model, &dev_texts, &opts, &Device::Cpu).unwrap();
     let after = classify(&reloaded, &dev_texts, &opts, &Device::Cpu).unwrap();
-    assert_eq!(before, after, "predictions before saving and after loading differ");
+    assert_eq!(
+        before, after,
+        "predictions before saving and after loading differ"
+    );
     // and a second load gives bit-identical results
     let again = classify(
         &TopicClassifier::load(saved.path(), &Device::Cpu).unwrap(),

@@ -12,7 +12,7 @@ use super::finetuned::{finetuned_config, frozen_prefixes, save_folder};
 use super::heads::SequenceClassifier;
 use super::meta::{NabaMeta, TaskKind};
 use super::{BertModel, EncoderConfig, Freeze, Mode, ModelFolder};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Encoder + sequence-classification head, with its labels and settings.
 pub struct TopicClassifier {
@@ -49,29 +49,8 @@ impl TopicClassifier {
 
     /// Loads a fine-tuned classifier for inference.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let folder = ModelFolder::open_dir(dir)?;
-        let labels = folder
-            .config
-            .labels()
-            .map_err(|m| Error::model(dir.join("config.json"), m))?;
-        if labels.is_empty() {
-            return Err(Error::model(
-                dir.join("config.json"),
-                "no id2label: not a fine-tuned classifier",
-            ));
-        }
-        let meta = match read_meta(&folder.config, dir)? {
-            Some(m) if m.task != TaskKind::Topic => {
-                return Err(Error::model(
-                    dir.join("config.json"),
-                    format!("this is a {:?} model, not a topic classifier", m.task),
-                ))
-            }
-            Some(m) => m,
-            None => NabaMeta::foreign(TaskKind::Topic, folder.config.max_sequence_length()),
-        };
-        let vb = folder.inference_vars(device)?;
-        Self::build(folder, labels, meta, vb)
+        let m = super::finetuned::open_finetuned(dir, TaskKind::Topic, "topic classifier", device)?;
+        Self::build(m.folder, m.labels, m.meta, m.vars)
     }
 
     fn build(

@@ -33,29 +33,21 @@ impl LayerNorm {
     }
 }
 
-/// Initialisation used by Hugging Face for BERT weights: normal(0, 0.02), zero bias.
-fn linear(vb: VarBuilder, input: usize, output: usize) -> Result<Linear> {
-    let weight = vb.get_with_hints(
-        (output, input),
-        "weight",
-        candle_nn::Init::Randn {
-            mean: 0.0,
-            stdev: 0.02,
-        },
-    )?;
+/// Hugging Face's initialisation of BERT weights: normal(0, 0.02).
+const BERT_INIT: candle_nn::Init = candle_nn::Init::Randn {
+    mean: 0.0,
+    stdev: 0.02,
+};
+
+/// A linear layer (`weight` `[output, input]`, `bias`) initialised as BERT's when new.
+pub(crate) fn linear(vb: VarBuilder, input: usize, output: usize) -> Result<Linear> {
+    let weight = vb.get_with_hints((output, input), "weight", BERT_INIT)?;
     let bias = vb.get_with_hints(output, "bias", candle_nn::Init::Const(0.0))?;
     Ok(Linear::new(weight, Some(bias)))
 }
 
 fn embedding(vb: VarBuilder, rows: usize, width: usize) -> Result<Embedding> {
-    let weight = vb.get_with_hints(
-        (rows, width),
-        "weight",
-        candle_nn::Init::Randn {
-            mean: 0.0,
-            stdev: 0.02,
-        },
-    )?;
+    let weight = vb.get_with_hints((rows, width), "weight", BERT_INIT)?;
     Ok(Embedding::new(weight, width))
 }
 

@@ -114,6 +114,58 @@ pub fn save_folder(
     crate::data::atomic::write_atomic(&dir.join("config.json"), config.to_json().as_bytes())
 }
 
+/// A fine-tuned folder opened for inference: config + tokenizer, labels, settings, and a
+/// variable builder over its weights.
+pub struct OpenedFinetuned {
+    /// Config and tokenizer.
+    pub folder: ModelFolder,
+    /// Label names by id (`id2label`).
+    pub labels: Vec<String>,
+    /// The `naba` block, or transformers' defaults for checkpoints made elsewhere.
+    pub meta: NabaMeta,
+    /// The weights.
+    pub vars: candle_nn::VarBuilder<'static>,
+}
+
+/// Opens the fine-tuned model in `dir`, checking that it is a `task` model with labels;
+/// `what` names the model kind in errors ("topic classifier", "NER tagger").
+pub fn open_finetuned(
+    dir: &Path,
+    task: TaskKind,
+    what: &str,
+    device: &candle_core::Device,
+) -> Result<OpenedFinetuned> {
+    let config_path = dir.join("config.json");
+    let folder = ModelFolder::open_dir(dir)?;
+    let labels = folder
+        .config
+        .labels()
+        .map_err(|m| Error::model(&config_path, m))?;
+    if labels.is_empty() {
+        return Err(Error::model(
+            &config_path,
+            format!("no id2label: not a fine-tuned {what}"),
+        ));
+    }
+    let meta = match read_meta(&folder.config, dir)? {
+        Some(m) if m.task != task => {
+            return Err(Error::model(
+                &config_path,
+                format!("this is a {:?} model, not a {what}", m.task),
+            ))
+        }
+        Some(m) => m,
+        None => NabaMeta::foreign(task, folder.config.max_sequence_length()),
+    };
+    let vars = folder.inference_vars(device)?;
+    Ok(OpenedFinetuned {
+        folder,
+        labels,
+        meta,
+        vars,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

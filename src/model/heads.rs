@@ -1,26 +1,14 @@
 //! Task heads on top of the encoder, named as in transformers so saved checkpoints load as
 //! `BertForSequenceClassification` / `BertForTokenClassification` (or the RoBERTa classes).
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::config::{EncoderConfig, Family};
 use super::dropout::Mode;
-use super::encoder::{mean_pool, BertModel};
-
-fn linear(vb: VarBuilder, input: usize, output: usize) -> Result<Linear> {
-    let weight = vb.get_with_hints(
-        (output, input),
-        "weight",
-        candle_nn::Init::Randn {
-            mean: 0.0,
-            stdev: 0.02,
-        },
-    )?;
-    let bias = vb.get_with_hints(output, "bias", candle_nn::Init::Const(0.0))?;
-    Ok(Linear::new(weight, Some(bias)))
-}
+use super::encoder::{linear, mean_pool, BertModel};
+use super::ops;
 
 /// How a sequence classifier turns hidden states into one vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -95,7 +83,7 @@ impl SequenceClassifier {
             (Pooling::Mean, _) => mean_pool(hidden, attention_mask)?,
             (Pooling::Cls, Some(dense)) => {
                 let first = mode.dropout(&hidden.narrow(1, 0, 1)?.squeeze(1)?, self.dropout)?;
-                dense.forward(&first)?.tanh()?
+                ops::linear(&first, dense)?.tanh()?
             }
             (Pooling::Cls, None) => match encoder.pooler() {
                 Some(p) => p.forward(hidden)?,
@@ -103,7 +91,7 @@ impl SequenceClassifier {
             },
         };
         let pooled = mode.dropout(&pooled, self.dropout)?;
-        self.classifier.forward(&pooled)
+        ops::linear(&pooled, &self.classifier)
     }
 }
 
@@ -124,7 +112,6 @@ impl TokenClassifier {
 
     /// Logits `[batch, seq, num_labels]`.
     pub fn forward(&self, hidden: &Tensor, mode: &Mode) -> Result<Tensor> {
-        self.classifier
-            .forward(&mode.dropout(hidden, self.dropout)?)
+        ops::linear(&mode.dropout(hidden, self.dropout)?, &self.classifier)
     }
 }

@@ -10,11 +10,11 @@ use candle_nn::{VarBuilder, VarMap};
 
 use super::batch::Batch;
 use super::crf::{Crf, CrfScores};
-use super::finetuned::{finetuned_config, frozen_prefixes, read_meta, save_folder};
+use super::finetuned::{finetuned_config, frozen_prefixes, save_folder};
 use super::heads::TokenClassifier;
 use super::meta::{NabaMeta, TaskKind};
 use super::{BertModel, EncoderConfig, Freeze, Mode, ModelFolder};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Encoder + token-classification head (+ CRF), with its IOB2 labels and settings.
 pub struct TokenTagger {
@@ -51,29 +51,8 @@ impl TokenTagger {
     /// Loads a fine-tuned tagger for inference (naba's, or a transformers
     /// `*ForTokenClassification` folder without CRF).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let folder = ModelFolder::open_dir(dir)?;
-        let labels = folder
-            .config
-            .labels()
-            .map_err(|m| Error::model(dir.join("config.json"), m))?;
-        if labels.is_empty() {
-            return Err(Error::model(
-                dir.join("config.json"),
-                "no id2label: not a fine-tuned token classifier",
-            ));
-        }
-        let meta = match read_meta(&folder.config, dir)? {
-            Some(m) if m.task != TaskKind::Ner => {
-                return Err(Error::model(
-                    dir.join("config.json"),
-                    format!("this is a {:?} model, not a NER tagger", m.task),
-                ))
-            }
-            Some(m) => m,
-            None => NabaMeta::foreign(TaskKind::Ner, folder.config.max_sequence_length()),
-        };
-        let vb = folder.inference_vars(device)?;
-        Self::build(folder, labels, meta, vb)
+        let m = super::finetuned::open_finetuned(dir, TaskKind::Ner, "NER tagger", device)?;
+        Self::build(m.folder, m.labels, m.meta, m.vars)
     }
 
     fn build(
