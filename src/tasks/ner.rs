@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 
 use crate::data::tagged::TaggedSentence;
@@ -18,7 +18,7 @@ use crate::model::crf::CrfSequence;
 use crate::model::meta::NabaMeta;
 use crate::model::tagger::TokenTagger;
 use crate::model::{Freeze, Mode, ModelFolder};
-use crate::train::task::{varmap_variables, without_frozen, Task};
+use crate::train::task::Task;
 use crate::train::trainer::{TrainConfig, TrainSummary};
 
 /// Encoder rows with the tag id of each labelled position (`None`: left out of the loss).
@@ -243,12 +243,12 @@ impl Task for NerTask {
         Ok(NerScores::compute(&gold, &pred)?.metrics())
     }
 
-    fn variables(&self) -> Vec<(String, Var)> {
-        without_frozen(self.all_variables(), &self.model.frozen_prefixes())
+    fn varmap(&self) -> &VarMap {
+        &self.varmap
     }
 
-    fn all_variables(&self) -> Vec<(String, Var)> {
-        varmap_variables(&self.varmap)
+    fn frozen_prefixes(&self) -> Vec<String> {
+        self.model.frozen_prefixes()
     }
 
     fn save_model(&self, dir: &Path) -> Result<()> {

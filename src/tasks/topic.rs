@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 
 use crate::data::documents::Document;
@@ -14,7 +14,7 @@ use crate::metrics::classification::ClassificationReport;
 use crate::model::batch::{length_buckets, Batch};
 use crate::model::classifier::TopicClassifier;
 use crate::model::{Mode, TextTokenizer};
-use crate::train::task::{varmap_variables, without_frozen, Task};
+use crate::train::task::Task;
 
 /// Token ids of documents, truncated to `max_len`, in parallel.
 pub fn encode_documents(
@@ -159,12 +159,12 @@ impl Task for TopicTask {
         ]))
     }
 
-    fn variables(&self) -> Vec<(String, Var)> {
-        without_frozen(self.all_variables(), &self.model.frozen_prefixes())
+    fn varmap(&self) -> &VarMap {
+        &self.varmap
     }
 
-    fn all_variables(&self) -> Vec<(String, Var)> {
-        varmap_variables(&self.varmap)
+    fn frozen_prefixes(&self) -> Vec<String> {
+        self.model.frozen_prefixes()
     }
 
     fn save_model(&self, dir: &Path) -> Result<()> {

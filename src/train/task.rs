@@ -16,10 +16,18 @@ pub trait Task {
     fn loss(&self, indices: &[usize], mode: &Mode) -> Result<(Tensor, usize)>;
     /// Scores on the dev set (higher is better for every metric used to pick the best model).
     fn evaluate(&self) -> Result<BTreeMap<String, f64>>;
+    /// The variables of the model being trained.
+    fn varmap(&self) -> &candle_nn::VarMap;
+    /// Name prefixes of the frozen variables.
+    fn frozen_prefixes(&self) -> Vec<String>;
     /// Every trainable variable by checkpoint name (frozen ones left out).
-    fn variables(&self) -> Vec<(String, Var)>;
-    /// Every variable, frozen ones included (what a checkpoint holds).
-    fn all_variables(&self) -> Vec<(String, Var)>;
+    fn variables(&self) -> Vec<(String, Var)> {
+        without_frozen(self.all_variables(), &self.frozen_prefixes())
+    }
+    /// Every variable, frozen ones included (what a checkpoint holds), sorted by name.
+    fn all_variables(&self) -> Vec<(String, Var)> {
+        varmap_variables(self.varmap())
+    }
     /// Writes the model in Hugging Face layout into `dir` (config.json, model.safetensors,
     /// tokenizer.json).
     fn save_model(&self, dir: &Path) -> Result<()>;
