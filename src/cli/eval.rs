@@ -26,7 +26,7 @@ pub struct EvalArgs {
     #[arg(long)]
     title_field: Option<String>,
     /// Long documents: windows with averaged logits, or the training truncation.
-    #[arg(long, value_enum, default_value = "windows")]
+    #[arg(long, value_enum, default_value = "truncate")]
     long_text: LongText,
     /// Write report.json, confusion.csv, confusion.svg (and predictions.jsonl) here.
     #[arg(long)]

@@ -36,7 +36,7 @@ pub struct PredictArgs {
     #[arg(long, default_value_t = 3)]
     top_k: usize,
     /// Topic: long documents read in windows with averaged logits, or truncated as in training.
-    #[arg(long, value_enum, default_value = "windows")]
+    #[arg(long, value_enum, default_value = "truncate")]
     long_text: LongText,
     /// NER: how sub-token scores become word scores.
     #[arg(long, value_enum, default_value = "first")]
