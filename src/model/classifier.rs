@@ -5,13 +5,15 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_nn::VarMap;
 
 use super::batch::Batch;
-use super::finetuned::{finetuned_config, frozen_prefixes, save_folder};
+use super::finetuned::{
+    finetuned_config, frozen_prefixes, open_finetuned, save_folder, FinetunedParts,
+};
 use super::heads::SequenceClassifier;
 use super::meta::{NabaMeta, TaskKind};
-use super::{BertModel, EncoderConfig, Freeze, Mode, ModelFolder};
+use super::{load_error, BertModel, EncoderConfig, Freeze, Mode, ModelFolder};
 use crate::error::Result;
 
 /// Encoder + sequence-classification head, with its labels and settings.
@@ -29,6 +31,14 @@ pub struct TopicClassifier {
 
 pub use super::finetuned::read_meta;
 
+/// The modules of a classifier, built before the tokenizer is at hand.
+struct Built {
+    labels: Vec<String>,
+    meta: NabaMeta,
+    encoder: BertModel,
+    head: SequenceClassifier,
+}
+
 impl TopicClassifier {
     /// A classifier for `labels` on top of `base`, its variables in `varmap` (encoder from the
     /// checkpoint, head freshly initialised).
@@ -41,40 +51,62 @@ impl TopicClassifier {
         device: &Device,
         seed: u64,
     ) -> Result<Self> {
-        let (vb, _) = base.trainable_vars(varmap, device, seed)?;
-        let mut model = Self::build(base.clone(), labels, meta, vb)?;
+        let (vars, _) = base.trainable_vars(varmap, device, seed)?;
+        let parts = FinetunedParts {
+            dir: &base.dir,
+            config: &base.config,
+            labels,
+            meta,
+            vars,
+        };
+        let mut model = Self::assemble(base.clone(), Self::build(parts)?);
         model.encoder.set_freeze(freeze);
         Ok(model)
     }
 
-    /// Loads a fine-tuned classifier for inference.
+    /// Loads a fine-tuned classifier for inference (tokenizer and weights read in parallel).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let m = super::finetuned::open_finetuned(dir, TaskKind::Topic, "topic classifier", device)?;
-        Self::build(m.folder, m.labels, m.meta, m.vars)
+        let (folder, built) = open_finetuned(
+            dir,
+            TaskKind::Topic,
+            "topic classifier",
+            device,
+            Self::build,
+        )?;
+        Ok(Self::assemble(folder, built))
     }
 
-    fn build(
-        folder: ModelFolder,
-        labels: Vec<String>,
-        mut meta: NabaMeta,
-        vb: VarBuilder<'static>,
-    ) -> Result<Self> {
-        let cfg = &folder.config;
+    /// Builds encoder and head from the parts of a folder.
+    fn build(p: FinetunedParts<'_>) -> Result<Built> {
+        let cfg = p.config;
+        let mut meta = p.meta;
         meta.max_len = meta.max_len.min(cfg.max_sequence_length());
+        let family = cfg
+            .family()
+            .map_err(|m| crate::error::Error::model(p.dir.join("config.json"), m))?;
         let pooler = SequenceClassifier::needs_pooler(cfg, meta.pooling);
-        let encoder = BertModel::load(vb.pp(folder.family().prefix()), cfg, pooler)
-            .map_err(|e| folder.load_error(e))?;
-        let head = SequenceClassifier::load(vb, cfg, labels.len(), meta.pooling)
-            .map_err(|e| folder.load_error(e))?;
-        let normalizer = meta.normalizer();
-        Ok(Self {
-            folder,
-            labels,
+        let encoder = BertModel::load(p.vars.pp(family.prefix()), cfg, pooler)
+            .map_err(|e| load_error(p.dir, e))?;
+        let head = SequenceClassifier::load(p.vars, cfg, p.labels.len(), meta.pooling)
+            .map_err(|e| load_error(p.dir, e))?;
+        Ok(Built {
+            labels: p.labels,
             meta,
             encoder,
             head,
-            normalizer,
         })
+    }
+
+    fn assemble(folder: ModelFolder, b: Built) -> Self {
+        let normalizer = b.meta.normalizer();
+        Self {
+            folder,
+            labels: b.labels,
+            meta: b.meta,
+            encoder: b.encoder,
+            head: b.head,
+            normalizer,
+        }
     }
 
     /// Name prefixes of the frozen variables (embeddings, lower layers).

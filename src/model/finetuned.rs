@@ -114,11 +114,12 @@ pub fn save_folder(
     crate::data::atomic::write_atomic(&dir.join("config.json"), config.to_json().as_bytes())
 }
 
-/// A fine-tuned folder opened for inference: config + tokenizer, labels, settings, and a
-/// variable builder over its weights.
-pub struct OpenedFinetuned {
-    /// Config and tokenizer.
-    pub folder: ModelFolder,
+/// What a fine-tuned folder gives the code that builds its modules.
+pub struct FinetunedParts<'a> {
+    /// The model folder.
+    pub dir: &'a Path,
+    /// Its `config.json`.
+    pub config: &'a EncoderConfig,
     /// Label names by id (`id2label`).
     pub labels: Vec<String>,
     /// The `naba` block, or transformers' defaults for checkpoints made elsewhere.
@@ -127,42 +128,46 @@ pub struct OpenedFinetuned {
     pub vars: candle_nn::VarBuilder<'static>,
 }
 
-/// Opens the fine-tuned model in `dir`, checking that it is a `task` model with labels;
-/// `what` names the model kind in errors ("topic classifier", "NER tagger").
-pub fn open_finetuned(
+/// Opens the fine-tuned model in `dir`, checking that it is a `task` model with labels (`what`
+/// names the kind in errors: "topic classifier", "NER tagger"), and runs `build` on its parts
+/// while the tokenizer loads on another thread.
+pub fn open_finetuned<T: Send>(
     dir: &Path,
     task: TaskKind,
     what: &str,
     device: &candle_core::Device,
-) -> Result<OpenedFinetuned> {
+    build: impl FnOnce(FinetunedParts<'_>) -> Result<T> + Send,
+) -> Result<(ModelFolder, T)> {
     let config_path = dir.join("config.json");
-    let folder = ModelFolder::open_dir(dir)?;
-    let labels = folder
-        .config
-        .labels()
-        .map_err(|m| Error::model(&config_path, m))?;
-    if labels.is_empty() {
-        return Err(Error::model(
-            &config_path,
-            format!("no id2label: not a fine-tuned {what}"),
-        ));
-    }
-    let meta = match read_meta(&folder.config, dir)? {
-        Some(m) if m.task != task => {
+    ModelFolder::open_dir_with(dir, |config| {
+        let labels = config.labels().map_err(|m| Error::model(&config_path, m))?;
+        if labels.is_empty() {
             return Err(Error::model(
                 &config_path,
-                format!("this is a {:?} model, not a {what}", m.task),
-            ))
+                format!("no id2label: not a fine-tuned {what}"),
+            ));
         }
-        Some(m) => m,
-        None => NabaMeta::foreign(task, folder.config.max_sequence_length()),
-    };
-    let vars = folder.inference_vars(device)?;
-    Ok(OpenedFinetuned {
-        folder,
-        labels,
-        meta,
-        vars,
+        let meta = match read_meta(config, dir)? {
+            Some(m) if m.task != task => {
+                return Err(Error::model(
+                    &config_path,
+                    format!("this is a {:?} model, not a {what}", m.task),
+                ))
+            }
+            Some(m) => m,
+            None => NabaMeta::foreign(task, config.max_sequence_length()),
+        };
+        let family = config.family().map_err(|m| Error::model(&config_path, m))?;
+        let checkpoint = super::Checkpoint::new(super::Weights::open_dir(dir)?, family.prefix());
+        let vars =
+            candle_nn::VarBuilder::from_backend(Box::new(checkpoint), DType::F32, device.clone());
+        build(FinetunedParts {
+            dir,
+            config,
+            labels,
+            meta,
+            vars,
+        })
     })
 }
 

@@ -164,7 +164,7 @@ impl ModelFolder {
 }
 
 /// A one-line error for a Candle failure while building modules from the folder `dir`.
-fn load_error(dir: &Path, e: candle_core::Error) -> Error {
+pub(crate) fn load_error(dir: &Path, e: candle_core::Error) -> Error {
     let msg = e.to_string();
     let msg = msg.lines().next().unwrap_or_default().to_string();
     if msg.contains(&dir.display().to_string()) {

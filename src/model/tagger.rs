@@ -6,14 +6,16 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_nn::VarMap;
 
 use super::batch::Batch;
 use super::crf::{Crf, CrfScores};
-use super::finetuned::{finetuned_config, frozen_prefixes, save_folder};
+use super::finetuned::{
+    finetuned_config, frozen_prefixes, open_finetuned, save_folder, FinetunedParts,
+};
 use super::heads::TokenClassifier;
 use super::meta::{NabaMeta, TaskKind};
-use super::{BertModel, EncoderConfig, Freeze, Mode, ModelFolder};
+use super::{load_error, BertModel, EncoderConfig, Freeze, Mode, ModelFolder};
 use crate::error::Result;
 
 /// Encoder + token-classification head (+ CRF), with its IOB2 labels and settings.
@@ -30,6 +32,15 @@ pub struct TokenTagger {
     normalizer: crate::text::Normalizer,
 }
 
+/// The modules of a tagger, built before the tokenizer is at hand.
+struct Built {
+    labels: Vec<String>,
+    meta: NabaMeta,
+    encoder: BertModel,
+    head: TokenClassifier,
+    crf: Option<Crf>,
+}
+
 impl TokenTagger {
     /// A tagger for `labels` on top of `base`, its variables in `varmap` (encoder from the
     /// checkpoint, head and CRF freshly initialised unless the checkpoint has fitting ones).
@@ -42,45 +53,63 @@ impl TokenTagger {
         device: &Device,
         seed: u64,
     ) -> Result<Self> {
-        let (vb, _) = base.trainable_vars(varmap, device, seed)?;
-        let mut model = Self::build(base.clone(), labels, meta, vb)?;
+        let (vars, _) = base.trainable_vars(varmap, device, seed)?;
+        let parts = FinetunedParts {
+            dir: &base.dir,
+            config: &base.config,
+            labels,
+            meta,
+            vars,
+        };
+        let mut model = Self::assemble(base.clone(), Self::build(parts)?);
         model.encoder.set_freeze(freeze);
         Ok(model)
     }
 
     /// Loads a fine-tuned tagger for inference (naba's, or a transformers
-    /// `*ForTokenClassification` folder without CRF).
+    /// `*ForTokenClassification` folder without CRF); tokenizer and weights read in parallel.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let m = super::finetuned::open_finetuned(dir, TaskKind::Ner, "NER tagger", device)?;
-        Self::build(m.folder, m.labels, m.meta, m.vars)
+        let (folder, built) =
+            open_finetuned(dir, TaskKind::Ner, "NER tagger", device, Self::build)?;
+        Ok(Self::assemble(folder, built))
     }
 
-    fn build(
-        folder: ModelFolder,
-        labels: Vec<String>,
-        meta: NabaMeta,
-        vb: VarBuilder<'static>,
-    ) -> Result<Self> {
-        let cfg = &folder.config;
-        let encoder = BertModel::load(vb.pp(folder.family().prefix()), cfg, false)
-            .map_err(|e| folder.load_error(e))?;
-        let head = TokenClassifier::load(vb.clone(), cfg, labels.len())
-            .map_err(|e| folder.load_error(e))?;
-        let crf = if meta.crf {
-            Some(Crf::load(vb, labels.len()).map_err(|e| folder.load_error(e))?)
+    /// Builds encoder, head and CRF from the parts of a folder.
+    fn build(p: FinetunedParts<'_>) -> Result<Built> {
+        let cfg = p.config;
+        let family = cfg
+            .family()
+            .map_err(|m| crate::error::Error::model(p.dir.join("config.json"), m))?;
+        let n = p.labels.len();
+        let encoder = BertModel::load(p.vars.pp(family.prefix()), cfg, false)
+            .map_err(|e| load_error(p.dir, e))?;
+        let head =
+            TokenClassifier::load(p.vars.clone(), cfg, n).map_err(|e| load_error(p.dir, e))?;
+        let crf = if p.meta.crf {
+            Some(Crf::load(p.vars, n).map_err(|e| load_error(p.dir, e))?)
         } else {
             None
         };
-        let normalizer = meta.normalizer();
-        Ok(Self {
-            folder,
-            labels,
-            meta,
+        Ok(Built {
+            labels: p.labels,
+            meta: p.meta,
             encoder,
             head,
             crf,
-            normalizer,
         })
+    }
+
+    fn assemble(folder: ModelFolder, b: Built) -> Self {
+        let normalizer = b.meta.normalizer();
+        Self {
+            folder,
+            labels: b.labels,
+            meta: b.meta,
+            encoder: b.encoder,
+            head: b.head,
+            crf: b.crf,
+            normalizer,
+        }
     }
 
     /// Name prefixes of the frozen variables (embeddings, lower layers).
