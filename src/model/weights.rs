@@ -276,17 +276,6 @@ impl Checkpoint {
         }
         Ok(t)
     }
-
-    /// Stored names that no canonical name in `used` maps to (MLM heads, poolers ...).
-    pub fn unused<'a>(&self, used: impl IntoIterator<Item = &'a String>) -> Vec<String> {
-        let used: BTreeSet<String> = used.into_iter().map(|n| self.names.stored(n)).collect();
-        self.weights
-            .names()
-            .iter()
-            .filter(|n| !used.contains(*n))
-            .cloned()
-            .collect()
-    }
 }
 
 impl SimpleBackend for Checkpoint {
