@@ -9,7 +9,7 @@ use candle_nn::VarMap;
 
 use super::batch::Batch;
 use super::finetuned::{
-    finetuned_config, frozen_prefixes, open_finetuned, save_folder, FinetunedParts,
+    finetuned_config, frozen_prefixes, open_finetuned, save_folder, training_parts, FinetunedParts,
 };
 use super::heads::SequenceClassifier;
 use super::meta::{NabaMeta, TaskKind};
@@ -51,14 +51,7 @@ impl TopicClassifier {
         device: &Device,
         seed: u64,
     ) -> Result<Self> {
-        let (vars, _) = base.trainable_vars(varmap, device, seed)?;
-        let parts = FinetunedParts {
-            dir: &base.dir,
-            config: &base.config,
-            labels,
-            meta,
-            vars,
-        };
+        let parts = training_parts(base, labels, meta, varmap, device, seed)?;
         let mut model = Self::assemble(base.clone(), Self::build(parts)?);
         model.encoder.set_freeze(freeze);
         Ok(model)

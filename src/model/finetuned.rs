@@ -128,6 +128,26 @@ pub struct FinetunedParts<'a> {
     pub vars: candle_nn::VarBuilder<'static>,
 }
 
+/// The parts for training a new head on `base`: variables in `varmap`, the encoder initialised
+/// from the checkpoint, new tensors drawn from a generator seeded by `seed`.
+pub fn training_parts<'a>(
+    base: &'a ModelFolder,
+    labels: Vec<String>,
+    meta: NabaMeta,
+    varmap: &VarMap,
+    device: &candle_core::Device,
+    seed: u64,
+) -> Result<FinetunedParts<'a>> {
+    let (vars, _) = base.trainable_vars(varmap, device, seed)?;
+    Ok(FinetunedParts {
+        dir: &base.dir,
+        config: &base.config,
+        labels,
+        meta,
+        vars,
+    })
+}
+
 /// Opens the fine-tuned model in `dir`, checking that it is a `task` model with labels (`what`
 /// names the kind in errors: "topic classifier", "NER tagger"), and runs `build` on its parts
 /// while the tokenizer loads on another thread.

@@ -11,7 +11,7 @@ use candle_nn::VarMap;
 use super::batch::Batch;
 use super::crf::{Crf, CrfScores};
 use super::finetuned::{
-    finetuned_config, frozen_prefixes, open_finetuned, save_folder, FinetunedParts,
+    finetuned_config, frozen_prefixes, open_finetuned, save_folder, training_parts, FinetunedParts,
 };
 use super::heads::TokenClassifier;
 use super::meta::{NabaMeta, TaskKind};
@@ -53,14 +53,7 @@ impl TokenTagger {
         device: &Device,
         seed: u64,
     ) -> Result<Self> {
-        let (vars, _) = base.trainable_vars(varmap, device, seed)?;
-        let parts = FinetunedParts {
-            dir: &base.dir,
-            config: &base.config,
-            labels,
-            meta,
-            vars,
-        };
+        let parts = training_parts(base, labels, meta, varmap, device, seed)?;
         let mut model = Self::assemble(base.clone(), Self::build(parts)?);
         model.encoder.set_freeze(freeze);
         Ok(model)
