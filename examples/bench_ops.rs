@@ -33,6 +33,7 @@ fn time(name: &str, repeats: usize, f: impl Fn() -> Result<Tensor>) -> Result<()
 }
 
 fn main() -> anyhow::Result<()> {
+    naba::alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let b: usize = args.get(1).map_or(Ok(16), |s| s.parse())?;
     let s: usize = args.get(2).map_or(Ok(128), |s| s.parse())?;

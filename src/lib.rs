@@ -12,6 +12,7 @@
 //! - [`metrics`]: accuracy, P/R/F1, confusion matrices, seqeval-exact entity scores.
 //! - [`infer`]: windows over long texts, sub-token to word to span aggregation.
 
+pub mod alloc;
 pub mod data;
 pub mod error;
 pub mod infer;

@@ -28,6 +28,10 @@ pub struct EmbedArgs {
     /// Keep raw mean-pooled vectors (no unit-length scaling).
     #[arg(long)]
     no_normalize: bool,
+    /// Weight precision at inference: none (f32), q8 or q4 (8/4-bit projections, 8-bit word
+    /// embedding)
+    #[arg(long, default_value = "none")]
+    quantize: naba::model::quantize::Quantization,
 }
 
 pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
@@ -47,7 +51,8 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
             .filter(|l| !l.trim().is_empty())
             .collect()
     };
-    let embedder = Embedder::open(&a.model, &candle_core::Device::Cpu)?;
+    let mut embedder = Embedder::open(&a.model, &candle_core::Device::Cpu)?;
+    embedder.quantize(a.quantize)?;
     let opts = EmbedOptions {
         max_len: a.max_len,
         batch_tokens: a.batch_tokens,

@@ -38,6 +38,10 @@ pub struct EvalArgs {
     /// NER: how sub-token scores become word scores.
     #[arg(long, value_enum, default_value = "first")]
     aggregation: naba::infer::tag::Aggregation,
+    /// Weight precision at inference: none (f32), q8 or q4 (8/4-bit projections, 8-bit word
+    /// embedding)
+    #[arg(long, default_value = "none")]
+    quantize: naba::model::quantize::Quantization,
     /// NER file reading.
     #[command(flatten)]
     ner_data: super::ner_args::NerDataArgs,
@@ -53,7 +57,8 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
 /// Scores a NER tagger: seqeval's report (default mode) and strict IOB2 micro F1; with
 /// --output-dir, report.json and predictions.conll (`token gold pred`, in the file's scheme).
 fn run_ner(a: EvalArgs) -> anyhow::Result<()> {
-    let model = naba::model::tagger::TokenTagger::load(&a.model, &candle_core::Device::Cpu)?;
+    let mut model = naba::model::tagger::TokenTagger::load(&a.model, &candle_core::Device::Cpu)?;
+    model.quantize(a.quantize)?;
     let corpus = a.ner_data.read(&a.data)?;
     let started = std::time::Instant::now();
     let opts = naba::infer::tag::TagOptions {
@@ -97,7 +102,8 @@ fn run_ner(a: EvalArgs) -> anyhow::Result<()> {
 
 fn run_topic(a: EvalArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
-    let model = TopicClassifier::load(&a.model, &device)?;
+    let mut model = TopicClassifier::load(&a.model, &device)?;
+    model.quantize(a.quantize)?;
     let opts = ReaderOptions {
         text_field: a.text_field,
         label_field: a.label_field,

@@ -44,6 +44,10 @@ pub struct PredictArgs {
     /// Documents per batch of work.
     #[arg(long, default_value_t = 64)]
     chunk: usize,
+    /// Weight precision at inference: none (f32), q8 or q4 (8/4-bit projections, 8-bit word
+    /// embedding)
+    #[arg(long, default_value = "none")]
+    quantize: naba::model::quantize::Quantization,
 }
 
 /// One input document: id, text, and the other fields of its record.
@@ -58,7 +62,8 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
 
 fn run_topic(a: PredictArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
-    let model = TopicClassifier::load(&a.model, &device)?;
+    let mut model = TopicClassifier::load(&a.model, &device)?;
+    model.quantize(a.quantize)?;
     let opts = ClassifyOptions {
         long_text: a.long_text,
         top_k: a.top_k,
@@ -88,7 +93,8 @@ fn run_topic(a: PredictArgs) -> anyhow::Result<()> {
 /// `text`); `start_byte`/`end_byte` are UTF-8 byte offsets into it.
 fn run_ner(a: PredictArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
-    let model = TokenTagger::load(&a.model, &device)?;
+    let mut model = TokenTagger::load(&a.model, &device)?;
+    model.quantize(a.quantize)?;
     let opts = TagOptions {
         aggregation: a.aggregation,
         ..TagOptions::default()

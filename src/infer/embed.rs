@@ -40,6 +40,12 @@ pub struct Embedder {
 }
 
 impl Embedder {
+    /// Switches the encoder to quantised weights for inference (see
+    /// [`crate::model::quantize`]); the head stays f32.
+    pub fn quantize(&mut self, q: crate::model::quantize::Quantization) -> Result<()> {
+        Ok(self.model.quantize(q)?)
+    }
+
     /// Loads the encoder of `folder` for inference.
     pub fn new(folder: &ModelFolder, device: &Device) -> Result<Self> {
         Ok(Self::from_parts(

@@ -4,12 +4,17 @@
 //! (hidden and attention, from the config), differentiable LayerNorm and softmax, RoBERTa
 //! position ids, and freezing of lower layers.
 
+use std::sync::Arc;
+
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Embedding, Linear, VarBuilder};
+
+use super::quantize::{Proj, Q8Embedding, Quantization};
 
 use super::config::{Activation, EncoderConfig, Family};
 use super::dropout::Mode;
 use super::ops;
+use super::word_rows::WordRows;
 
 /// A LayerNorm module (`weight`, `bias`) that stays differentiable when training.
 #[derive(Debug, Clone)]
@@ -53,11 +58,13 @@ fn embedding(vb: VarBuilder, rows: usize, width: usize) -> Result<Embedding> {
 
 /// `embeddings`: word + position + token-type embeddings, LayerNorm, dropout.
 pub struct BertEmbeddings {
-    word_embeddings: Embedding,
+    word_embeddings: WordTable,
     position_embeddings: Embedding,
     token_type_embeddings: Option<Embedding>,
     layer_norm: LayerNorm,
     dropout: f64,
+    /// When set, training passes look words up through row-sparse variables.
+    word_rows: Option<Arc<WordRows>>,
 }
 
 impl BertEmbeddings {
@@ -65,7 +72,11 @@ impl BertEmbeddings {
     pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(Self {
-            word_embeddings: embedding(vb.pp("word_embeddings"), cfg.vocab_size, h)?,
+            word_embeddings: WordTable::F32(embedding(
+                vb.pp("word_embeddings"),
+                cfg.vocab_size,
+                h,
+            )?),
             position_embeddings: embedding(
                 vb.pp("position_embeddings"),
                 cfg.max_position_embeddings,
@@ -82,12 +93,16 @@ impl BertEmbeddings {
             },
             layer_norm: LayerNorm::load(vb.pp("LayerNorm"), h, cfg.layer_norm_eps)?,
             dropout: cfg.hidden_dropout_prob,
+            word_rows: None,
         })
     }
 
-    /// The word-embedding matrix (`[vocab, hidden]`).
-    pub fn word_embeddings(&self) -> &Tensor {
-        self.word_embeddings.embeddings()
+    /// Stores the word embedding as 8-bit rows (inference only; training needs f32).
+    fn quantize(&mut self, q: Quantization) -> Result<()> {
+        if let (WordTable::F32(e), true) = (&self.word_embeddings, q != Quantization::None) {
+            self.word_embeddings = WordTable::Q8(Q8Embedding::new(e.embeddings())?);
+        }
+        Ok(())
     }
 
     /// `input_ids`, `position_ids`: `[batch, seq]` u32. Token types are all 0 (single texts).
@@ -97,7 +112,13 @@ impl BertEmbeddings {
         position_ids: &Tensor,
         mode: &Mode,
     ) -> Result<Tensor> {
-        let words = self.word_embeddings.forward(input_ids)?;
+        let words = match (&self.word_embeddings, &self.word_rows) {
+            (WordTable::F32(e), Some(rows)) if mode.is_train() => {
+                rows.lookup(e.embeddings(), input_ids)?
+            }
+            (WordTable::F32(e), _) => e.forward(input_ids)?,
+            (WordTable::Q8(q), _) => q.lookup(input_ids)?,
+        };
         let positions = self.position_embeddings.forward(position_ids)?;
         let mut x = (words + positions)?;
         if let Some(types) = &self.token_type_embeddings {
@@ -108,11 +129,17 @@ impl BertEmbeddings {
     }
 }
 
+/// The word-embedding matrix: f32, or 8-bit rows for quantised inference.
+enum WordTable {
+    F32(Embedding),
+    Q8(Q8Embedding),
+}
+
 /// `attention.self`: query, key, value projections and scaled dot-product attention.
 pub struct BertSelfAttention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    query: Proj,
+    key: Proj,
+    value: Proj,
     heads: usize,
     head_dim: usize,
     dropout: f64,
@@ -123,9 +150,9 @@ impl BertSelfAttention {
     pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(Self {
-            query: linear(vb.pp("query"), h, h)?,
-            key: linear(vb.pp("key"), h, h)?,
-            value: linear(vb.pp("value"), h, h)?,
+            query: linear(vb.pp("query"), h, h)?.into(),
+            key: linear(vb.pp("key"), h, h)?.into(),
+            value: linear(vb.pp("value"), h, h)?.into(),
             heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
             dropout: cfg.attention_probs_dropout_prob,
@@ -135,9 +162,9 @@ impl BertSelfAttention {
     /// `x`: `[batch, seq, hidden]`; `mask_bias`: `[batch, 1, 1, seq]` (0 or a large negative).
     pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: &Mode) -> Result<Tensor> {
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let q = ops::linear(x, &self.query)?;
-        let k = ops::linear(x, &self.key)?;
-        let v = ops::linear(x, &self.value)?;
+        let q = self.query.forward(x)?;
+        let k = self.key.forward(x)?;
+        let v = self.value.forward(x)?;
         let scores = ops::attention_scores(&q, &k, self.heads, scale)?;
         let dropout = mode
             .dropout_key(self.dropout)?
@@ -149,7 +176,7 @@ impl BertSelfAttention {
 
 /// `attention.output` and `output`: dense, dropout, residual, LayerNorm.
 pub struct BertResidualOutput {
-    dense: Linear,
+    dense: Proj,
     layer_norm: LayerNorm,
     dropout: f64,
 }
@@ -159,7 +186,7 @@ impl BertResidualOutput {
     /// (`input` = intermediate size).
     pub fn load(vb: VarBuilder, input: usize, cfg: &EncoderConfig) -> Result<Self> {
         Ok(Self {
-            dense: linear(vb.pp("dense"), input, cfg.hidden_size)?,
+            dense: linear(vb.pp("dense"), input, cfg.hidden_size)?.into(),
             layer_norm: LayerNorm::load(vb.pp("LayerNorm"), cfg.hidden_size, cfg.layer_norm_eps)?,
             dropout: cfg.hidden_dropout_prob,
         })
@@ -167,7 +194,7 @@ impl BertResidualOutput {
 
     /// `LayerNorm(dropout(dense(x)) + residual)`.
     pub fn forward(&self, x: &Tensor, residual: &Tensor, mode: &Mode) -> Result<Tensor> {
-        let x = mode.dropout(&ops::linear(x, &self.dense)?, self.dropout)?;
+        let x = mode.dropout(&self.dense.forward(x)?, self.dropout)?;
         self.layer_norm.forward(&(x + residual)?)
     }
 }
@@ -196,7 +223,7 @@ impl BertAttention {
 
 /// `intermediate`: dense then activation.
 pub struct BertIntermediate {
-    dense: Linear,
+    dense: Proj,
     activation: Activation,
 }
 
@@ -204,14 +231,14 @@ impl BertIntermediate {
     /// Loads from `vb` = `...intermediate`.
     pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
         Ok(Self {
-            dense: linear(vb.pp("dense"), cfg.hidden_size, cfg.intermediate_size)?,
+            dense: linear(vb.pp("dense"), cfg.hidden_size, cfg.intermediate_size)?.into(),
             activation: cfg.hidden_act,
         })
     }
 
     /// `act(dense(x))`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = ops::linear(x, &self.dense)?;
+        let x = self.dense.forward(x)?;
         match self.activation {
             Activation::Gelu => ops::gelu_erf(&x),
             Activation::GeluNew => x.gelu(),
@@ -247,20 +274,22 @@ impl BertLayer {
 
 /// `pooler`: dense + tanh on the first token (used by `BertForSequenceClassification`).
 pub struct BertPooler {
-    dense: Linear,
+    dense: Proj,
 }
 
 impl BertPooler {
     /// Loads from `vb` = `<prefix>.pooler`.
     pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
         Ok(Self {
-            dense: linear(vb.pp("dense"), cfg.hidden_size, cfg.hidden_size)?,
+            dense: linear(vb.pp("dense"), cfg.hidden_size, cfg.hidden_size)?.into(),
         })
     }
 
     /// `tanh(dense(hidden[:, 0]))`.
     pub fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
-        ops::linear(&hidden.narrow(1, 0, 1)?.squeeze(1)?, &self.dense)?.tanh()
+        self.dense
+            .forward(&hidden.narrow(1, 0, 1)?.squeeze(1)?)?
+            .tanh()
     }
 }
 
@@ -310,6 +339,41 @@ impl BertModel {
     /// Sets which parts are frozen (their outputs are detached from the gradient graph).
     pub fn set_freeze(&mut self, freeze: Freeze) {
         self.freeze = freeze;
+    }
+
+    /// From now on, training passes read the word embedding through row-sparse variables
+    /// (see [`WordRows`]): the dense embedding gets no gradient, and the optimiser must apply
+    /// the row gradients (lazy embedding updates).
+    pub fn track_word_rows(&mut self) {
+        self.embeddings.word_rows = Some(Arc::new(WordRows::new()));
+    }
+
+    /// The recorder of word-embedding rows, when [`BertModel::track_word_rows`] was called.
+    pub fn word_rows(&self) -> Option<&WordRows> {
+        self.embeddings.word_rows.as_deref()
+    }
+
+    /// Switches to quantised weights for inference: projections in `q` blocks, the word
+    /// embedding in 8-bit rows (see [`super::quantize`]). Do not train afterwards.
+    pub fn quantize(&mut self, q: Quantization) -> Result<()> {
+        self.embeddings.quantize(q)?;
+        for layer in &mut self.layers {
+            let a = &mut layer.attention;
+            for p in [
+                &mut a.self_attention.query,
+                &mut a.self_attention.key,
+                &mut a.self_attention.value,
+                &mut a.output.dense,
+                &mut layer.intermediate.dense,
+                &mut layer.output.dense,
+            ] {
+                p.quantize(q)?;
+            }
+        }
+        if let Some(pooler) = &mut self.pooler {
+            pooler.dense.quantize(q)?;
+        }
+        Ok(())
     }
 
     /// Which parts are frozen.

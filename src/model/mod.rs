@@ -16,10 +16,12 @@ mod kernels;
 pub mod meta;
 pub mod ops;
 pub mod pypi_e5;
+pub mod quantize;
 pub mod save;
 pub mod tagger;
 pub mod tokenizer;
 pub mod weights;
+pub mod word_rows;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

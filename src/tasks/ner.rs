@@ -251,6 +251,10 @@ impl Task for NerTask {
         self.model.frozen_prefixes()
     }
 
+    fn word_rows(&self) -> Option<&crate::model::word_rows::WordRows> {
+        self.model.word_rows()
+    }
+
     fn save_model(&self, dir: &Path) -> Result<()> {
         self.model.save(dir, &self.varmap)
     }
@@ -296,8 +300,11 @@ pub fn train_ner(spec: NerTrainSpec, cfg: &TrainConfig, resume: bool) -> Result<
     meta.base_model = spec.base_model.clone();
     meta.max_len = meta.max_len.min(base.config.max_sequence_length());
     let varmap = VarMap::new();
-    let model =
+    let mut model =
         TokenTagger::for_training(&base, labels, meta, spec.freeze, &varmap, &device, cfg.seed)?;
+    if cfg.adamw.lazy_embeddings && !spec.freeze.embeddings {
+        model.track_word_rows();
+    }
     let train = encode_examples(&model, &spec.train, &spec.train_source)?;
     let task = NerTask::new(model, varmap, train, spec.dev, device);
     crate::train::trainer::train(&task, cfg, resume)

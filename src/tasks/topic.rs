@@ -167,6 +167,10 @@ impl Task for TopicTask {
         self.model.frozen_prefixes()
     }
 
+    fn word_rows(&self) -> Option<&crate::model::word_rows::WordRows> {
+        self.model.word_rows()
+    }
+
     fn save_model(&self, dir: &Path) -> Result<()> {
         self.model.save(dir, &self.varmap)
     }
@@ -216,7 +220,7 @@ pub fn train_topic(
     let max_len = meta.max_len.min(base.config.max_sequence_length());
     meta.max_len = max_len;
     let varmap = VarMap::new();
-    let model = TopicClassifier::for_training(
+    let mut model = TopicClassifier::for_training(
         &base,
         labels.clone(),
         meta.clone(),
@@ -225,6 +229,9 @@ pub fn train_topic(
         &device,
         cfg.seed,
     )?;
+    if cfg.adamw.lazy_embeddings && !spec.freeze.embeddings {
+        model.track_word_rows();
+    }
     let encode = |docs: &[Document]| -> Result<Vec<Vec<u32>>> {
         let texts: Vec<String> = docs.iter().map(|d| model.prepare_text(&d.text)).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

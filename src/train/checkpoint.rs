@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::model::save::save_safetensors;
+use crate::model::save::{save_f32_slices, save_safetensors, NamedSlice};
 
 /// Where the loop stands, saved with every checkpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -43,7 +43,7 @@ pub fn checkpoint_dir(output: &Path) -> PathBuf {
 pub fn save(
     output: &Path,
     vars: &[(String, Var)],
-    optimizer: &HashMap<String, Tensor>,
+    optimizer: &[NamedSlice],
     state: &TrainerState,
 ) -> Result<()> {
     let final_dir = checkpoint_dir(output);
@@ -56,7 +56,7 @@ pub fn save(
         .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
         .collect();
     save_safetensors(&weights, &tmp.join("model.safetensors"))?;
-    save_safetensors(optimizer, &tmp.join("optimizer.safetensors"))?;
+    save_f32_slices(optimizer, &tmp.join("optimizer.safetensors"))?;
     let json = serde_json::to_string_pretty(state).map_err(|e| Error::Invalid(e.to_string()))?;
     write_atomic(&tmp.join("trainer_state.json"), json.as_bytes())?;
     let _ = std::fs::remove_dir_all(&old);

@@ -15,6 +15,8 @@ use candle_core::{CpuStorage, Layout, Storage, Tensor, Var};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::model::save::NamedSlice;
+use crate::model::word_rows::{merge_row_grads, RowGrad};
 
 /// AdamW hyper-parameters (PyTorch's names and defaults, transformers' weight decay).
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -157,6 +159,65 @@ impl candle_core::InplaceOp1 for Update<'_> {
     }
 }
 
+/// Merged gradients of some rows of a lazily updated embedding.
+struct MergedRows {
+    /// Sorted distinct row ids.
+    ids: Vec<u32>,
+    /// Row-major `[ids.len(), width]` gradient.
+    values: Vec<f32>,
+}
+
+/// Sums of squares of `values` by fixed-size chunks, computed in parallel.
+fn chunked_squares(values: &[f32]) -> Vec<f64> {
+    values
+        .par_chunks(CHUNK)
+        .map(|c| c.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>())
+        .collect()
+}
+
+/// The in-place update of the given rows of a lazily updated matrix.
+struct RowUpdate<'a> {
+    rows: &'a MergedRows,
+    m: RefCell<&'a mut [f32]>,
+    v: RefCell<&'a mut [f32]>,
+    hyper: Hyper,
+}
+
+impl candle_core::InplaceOp1 for RowUpdate<'_> {
+    fn name(&self) -> &'static str {
+        "fused-adamw-rows"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("fused AdamW needs f32 weights")
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("non-contiguous weight")
+        };
+        let Some(width) = self.hyper.lazy_row else {
+            candle_core::bail!("row updates need a row width")
+        };
+        let p = &mut data[start..end];
+        let mut m = self.m.borrow_mut();
+        let mut v = self.v.borrow_mut();
+        for (&id, g) in self.rows.ids.iter().zip(self.rows.values.chunks(width)) {
+            // rows looked up but without gradient (padding) stay untouched, as in the dense
+            // lazy update
+            if g.iter().all(|x| *x == 0.0) {
+                continue;
+            }
+            let r = id as usize * width..(id as usize + 1) * width;
+            if r.end > p.len() {
+                candle_core::bail!("embedding row {id} out of range");
+            }
+            self.hyper
+                .apply(&mut p[r.clone()], g, &mut m[r.clone()], &mut v[r.clone()]);
+        }
+        Ok(())
+    }
+}
+
 impl AdamW {
     /// Optimises `vars` (name, variable); `frozen` names are left out.
     pub fn new(vars: Vec<(String, Var)>, cfg: AdamWConfig) -> Self {
@@ -193,28 +254,49 @@ impl AdamW {
         self.slots.iter().map(|s| s.m.len()).sum()
     }
 
-    /// The global L2 norm of the gradients of the optimised variables.
-    pub fn grad_norm(&self, grads: &GradStore) -> Result<f64> {
+    /// The global L2 norm of the gradients of the optimised variables (dense `grads` and the
+    /// merged row gradients `sparse`, one entry per slot).
+    fn grad_norm(&self, grads: &GradStore, sparse: &[Option<MergedRows>]) -> Result<f64> {
         let mut total = 0.0f64;
-        for s in &self.slots {
-            if let Some(g) = grads.get(s.var.as_tensor()) {
-                // per-chunk sums in parallel, added in a fixed order: the norm (and so clipping) is
-                // bit-for-bit reproducible whatever the thread scheduling
-                let partial: Vec<f64> = with_f32(g, |g| {
-                    g.par_chunks(CHUNK)
-                        .map(|c| c.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>())
-                        .collect()
-                })?;
-                total += partial.iter().sum::<f64>();
-            }
+        for (s, rows) in self.slots.iter().zip(sparse) {
+            // per-chunk sums in parallel, added in a fixed order: the norm (and so clipping) is
+            // bit-for-bit reproducible whatever the thread scheduling
+            let partial: Vec<f64> = match (grads.get(s.var.as_tensor()), rows) {
+                (Some(g), _) => with_f32(g, chunked_squares)?,
+                (None, Some(rows)) => chunked_squares(&rows.values),
+                (None, None) => continue,
+            };
+            total += partial.iter().sum::<f64>();
         }
         Ok(total.sqrt())
     }
 
     /// One update with learning rate `lr`; gradients are scaled so their global norm is at most
     /// `max_grad_norm` (0 = no clipping). Returns the norm before clipping.
-    pub fn step(&mut self, grads: &GradStore, lr: f64, max_grad_norm: f64) -> Result<f64> {
-        let norm = self.grad_norm(grads)?;
+    ///
+    /// `rows` are gradients of word-embedding rows read through [`crate::model::word_rows`]:
+    /// they update those rows of the lazily updated embedding (other rows are untouched).
+    pub fn step(
+        &mut self,
+        grads: &GradStore,
+        rows: &[RowGrad],
+        lr: f64,
+        max_grad_norm: f64,
+    ) -> Result<f64> {
+        let sparse: Vec<Option<MergedRows>> = self
+            .slots
+            .iter()
+            .map(|s| {
+                let width = s.lazy_row?;
+                let id = s.var.as_tensor().id();
+                let parts: Vec<&RowGrad> = rows.iter().filter(|r| r.table == id).collect();
+                (!parts.is_empty()).then(|| {
+                    let (ids, values) = merge_row_grads(&parts, width);
+                    MergedRows { ids, values }
+                })
+            })
+            .collect();
+        let norm = self.grad_norm(grads, &sparse)?;
         let clip = if max_grad_norm > 0.0 && norm > max_grad_norm {
             max_grad_norm / (norm + 1e-6)
         } else {
@@ -223,59 +305,65 @@ impl AdamW {
         self.step += 1;
         let t = self.step as i32;
         let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
-        for s in &mut self.slots {
-            let Some(g) = grads.get(s.var.as_tensor()) else {
-                continue;
-            };
-            let decay = if s.decay {
-                self.cfg.weight_decay as f32
-            } else {
-                0.0
+        for (s, rows) in self.slots.iter_mut().zip(&sparse) {
+            let hyper = Hyper {
+                lr: lr as f32,
+                decay: if s.decay {
+                    self.cfg.weight_decay as f32
+                } else {
+                    0.0
+                },
+                clip: clip as f32,
+                b1: b1 as f32,
+                b2: b2 as f32,
+                eps: self.cfg.eps as f32,
+                bias1: 1.0 - (b1 as f32).powi(t),
+                bias2: 1.0 - (b2 as f32).powi(t),
+                lazy_row: s.lazy_row,
             };
             let (m, v) = (&mut s.m, &mut s.v);
             let var = &s.var;
-            let lazy_row = s.lazy_row;
-            with_f32(g, |g| {
-                let op = Update {
-                    grad: g,
-                    m: RefCell::new(m.as_mut_slice()),
-                    v: RefCell::new(v.as_mut_slice()),
-                    hyper: Hyper {
-                        lr: lr as f32,
-                        decay,
-                        clip: clip as f32,
-                        b1: b1 as f32,
-                        b2: b2 as f32,
-                        eps: self.cfg.eps as f32,
-                        bias1: 1.0 - (b1 as f32).powi(t),
-                        bias2: 1.0 - (b2 as f32).powi(t),
-                        lazy_row,
-                    },
-                };
-                var.as_tensor().inplace_op1(&op)
-            })??;
+            match (grads.get(var.as_tensor()), rows) {
+                (Some(g), _) => with_f32(g, |g| {
+                    let op = Update {
+                        grad: g,
+                        m: RefCell::new(m.as_mut_slice()),
+                        v: RefCell::new(v.as_mut_slice()),
+                        hyper,
+                    };
+                    var.as_tensor().inplace_op1(&op)
+                })??,
+                (None, Some(rows)) => {
+                    let op = RowUpdate {
+                        rows,
+                        m: RefCell::new(m.as_mut_slice()),
+                        v: RefCell::new(v.as_mut_slice()),
+                        hyper,
+                    };
+                    var.as_tensor().inplace_op1(&op)?
+                }
+                (None, None) => {}
+            }
         }
         Ok(norm)
     }
 
-    /// The moments as tensors (`<name>.exp_avg`, `<name>.exp_avg_sq`), for checkpoints.
-    pub fn state_tensors(&self) -> Result<HashMap<String, Tensor>> {
-        let mut out = HashMap::new();
+    /// The moments (`<name>.exp_avg`, `<name>.exp_avg_sq`), borrowed for writing checkpoints.
+    pub fn moments(&self) -> Vec<NamedSlice<'_>> {
+        let mut out = Vec::with_capacity(2 * self.slots.len());
         for s in &self.slots {
-            let shape = s.var.shape().clone();
-            out.insert(
-                format!("{}.exp_avg", s.name),
-                Tensor::from_slice(&s.m, &shape, &candle_core::Device::Cpu)?,
-            );
-            out.insert(
-                format!("{}.exp_avg_sq", s.name),
-                Tensor::from_slice(&s.v, &shape, &candle_core::Device::Cpu)?,
-            );
+            for (suffix, values) in [("exp_avg", &s.m), ("exp_avg_sq", &s.v)] {
+                out.push(NamedSlice {
+                    name: format!("{}.{suffix}", s.name),
+                    shape: s.var.dims().to_vec(),
+                    values,
+                });
+            }
         }
-        Ok(out)
+        out
     }
 
-    /// Restores moments saved by [`AdamW::state_tensors`] and the step count.
+    /// Restores moments saved from [`AdamW::moments`] and the step count.
     pub fn load_state(&mut self, state: &HashMap<String, Tensor>, step: u64) -> Result<()> {
         for s in &mut self.slots {
             for (suffix, dst) in [("exp_avg", &mut s.m), ("exp_avg_sq", &mut s.v)] {
@@ -323,7 +411,7 @@ mod tests {
         for t in 1..=3 {
             let loss = var.as_tensor().sqr().unwrap().sum_all().unwrap(); // grad = 2w
             let grads = loss.backward().unwrap();
-            opt.step(&grads, 0.01, 0.0).unwrap();
+            opt.step(&grads, &[], 0.01, 0.0).unwrap();
             for i in 0..4 {
                 let g = 2.0 * w[i];
                 w[i] *= 1.0 - 0.01 * 0.1;
@@ -355,7 +443,7 @@ mod tests {
             .unwrap()
             .backward()
             .unwrap(); // grad = [1, 1]
-        let norm = opt.step(&grads, 0.1, 0.5).unwrap();
+        let norm = opt.step(&grads, &[], 0.1, 0.5).unwrap();
         assert!((norm - 2f64.sqrt()).abs() < 1e-6);
     }
 
@@ -374,7 +462,7 @@ mod tests {
         );
         let ids = Tensor::new(&[0u32, 2], &dev).unwrap();
         let loss = emb.as_tensor().embedding(&ids).unwrap().sum_all().unwrap();
-        opt.step(&loss.backward().unwrap(), 0.1, 0.0).unwrap();
+        opt.step(&loss.backward().unwrap(), &[], 0.1, 0.0).unwrap();
         let rows = emb.as_tensor().to_vec2::<f32>().unwrap();
         assert_eq!(rows[1], vec![1.0, 1.0]);
         assert!(rows[0][0] < 0.95 && rows[2][1] < 0.95);

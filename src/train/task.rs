@@ -6,6 +6,7 @@ use std::path::Path;
 use candle_core::{Tensor, Var};
 
 use crate::error::Result;
+use crate::model::word_rows::WordRows;
 use crate::model::Mode;
 
 /// A trainable task: examples, a loss, an evaluation and a way to save the model.
@@ -20,6 +21,11 @@ pub trait Task {
     fn varmap(&self) -> &candle_nn::VarMap;
     /// Name prefixes of the frozen variables.
     fn frozen_prefixes(&self) -> Vec<String>;
+    /// The recorder of word-embedding rows looked up by training passes, when the embedding
+    /// is trained through row-sparse gradients.
+    fn word_rows(&self) -> Option<&WordRows> {
+        None
+    }
     /// Every trainable variable by checkpoint name (frozen ones left out).
     fn variables(&self) -> Vec<(String, Var)> {
         without_frozen(self.all_variables(), &self.frozen_prefixes())

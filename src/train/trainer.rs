@@ -172,12 +172,7 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
     let mut stopped_by = "max steps".to_string();
     let save_checkpoint = |state: &mut TrainerState, optimizer: &AdamW| -> Result<()> {
         state.elapsed_seconds = elapsed_before + session_start.elapsed().as_secs_f64();
-        checkpoint::save(
-            &cfg.output_dir,
-            &all_vars,
-            &optimizer.state_tensors()?,
-            state,
-        )
+        checkpoint::save(&cfg.output_dir, &all_vars, &optimizer.moments(), state)
     };
 
     'epochs: while !state.finished && state.global_step < total_steps {
@@ -185,6 +180,7 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
         while state.batches_done < batches.len() && state.global_step < total_steps {
             let group_end = (state.batches_done + accum).min(batches.len());
             let mut grads: Option<GradStore> = None;
+            let mut row_grads = Vec::new();
             let scale = 1.0 / (group_end - state.batches_done) as f64;
             for (b, indices) in batches
                 .iter()
@@ -202,13 +198,17 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
                     )));
                 }
                 state.running_loss.0 += value * scale;
-                accumulate(&mut grads, (loss * scale)?.backward()?, &trainable)?;
+                let micro = (loss * scale)?.backward()?;
+                if let Some(rows) = task.word_rows() {
+                    row_grads.extend(rows.take_grads(&micro)?);
+                }
+                accumulate(&mut grads, micro, &trainable)?;
                 tokens_seen += tokens;
             }
             state.running_loss.1 += 1;
             let lr = schedule.lr(state.global_step);
             if let Some(g) = grads {
-                last_grad_norm = optimizer.step(&g, lr, cfg.max_grad_norm)?;
+                last_grad_norm = optimizer.step(&g, &row_grads, lr, cfg.max_grad_norm)?;
             }
             state.global_step += 1;
             state.batches_done = group_end;

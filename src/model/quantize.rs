@@ -1,0 +1,246 @@
+//! Quantised inference: the encoder's projections with 8-bit or 4-bit weights (GGML `Q8_0` /
+//! `Q4_0` blocks of 32 values with one scale, candle's quantised matmul), and the word
+//! embedding stored as 8-bit rows.
+//!
+//! Training always runs in f32; quantisation is a choice made when a model is loaded for
+//! inference (`--quantize q8|q4`), never stored in the model.
+
+use std::str::FromStr;
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Module, Result, Tensor};
+use candle_nn::Linear;
+
+use super::ops;
+
+/// Weight precision of the encoder at inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Quantization {
+    /// f32 weights (as trained).
+    #[default]
+    None,
+    /// 8-bit blocks (`Q8_0`) for the projections, 8-bit rows for the word embedding.
+    Q8,
+    /// 4-bit blocks (`Q4_0`) for the projections, 8-bit rows for the word embedding.
+    Q4,
+}
+
+impl FromStr for Quantization {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "f32" => Ok(Self::None),
+            "q8" | "q8_0" | "int8" => Ok(Self::Q8),
+            "q4" | "q4_0" | "int4" => Ok(Self::Q4),
+            other => Err(format!("unknown quantization {other:?} (none, q8, q4)")),
+        }
+    }
+}
+
+impl Quantization {
+    /// The GGML block type of the projections, `None` for f32.
+    fn ggml(self) -> Option<GgmlDType> {
+        match self {
+            Self::None => None,
+            Self::Q8 => Some(GgmlDType::Q8_0),
+            Self::Q4 => Some(GgmlDType::Q4_0),
+        }
+    }
+}
+
+/// A projection `x W^T + b`: f32 (trainable, through the fused linear op) or with quantised
+/// weights (inference only).
+pub enum Proj {
+    /// f32 weight and bias.
+    Dense(Linear),
+    /// Quantised weight, f32 bias.
+    Quantized {
+        /// `[output, input]` in GGML blocks.
+        weight: QMatMul,
+        /// `[output]`.
+        bias: Option<Tensor>,
+    },
+}
+
+impl Proj {
+    /// `x W^T + b` for `x`: `[..., input]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Dense(l) => ops::linear(x, l),
+            Self::Quantized { weight, bias } => {
+                let y = weight.forward(&x.contiguous()?)?;
+                match bias {
+                    Some(b) => y.broadcast_add(b),
+                    None => Ok(y),
+                }
+            }
+        }
+    }
+
+    /// Replaces an f32 weight by `q` blocks (no-op for [`Quantization::None`] or when the input
+    /// width is not a multiple of the 32-value block).
+    pub fn quantize(&mut self, q: Quantization) -> Result<()> {
+        let (Self::Dense(l), Some(dtype)) = (&*self, q.ggml()) else {
+            return Ok(());
+        };
+        if l.weight().dim(1)? % dtype.block_size() != 0 {
+            return Ok(());
+        }
+        let weight = QMatMul::from_qtensor(QTensor::quantize(l.weight(), dtype)?)?;
+        *self = Self::Quantized {
+            weight,
+            bias: l.bias().cloned(),
+        };
+        Ok(())
+    }
+}
+
+impl From<Linear> for Proj {
+    fn from(l: Linear) -> Self {
+        Self::Dense(l)
+    }
+}
+
+/// An embedding matrix stored as 8-bit rows with one f32 scale per 32 values (`Q8_0`'s
+/// layout), looked up row by row: a quarter of the f32 memory.
+pub struct Q8Embedding {
+    values: Vec<i8>,
+    scales: Vec<f32>,
+    width: usize,
+    rows: usize,
+}
+
+const BLOCK: usize = 32;
+
+impl Q8Embedding {
+    /// Quantises `table` (`[rows, width]`, f32).
+    pub fn new(table: &Tensor) -> Result<Self> {
+        let (rows, width) = table.dims2()?;
+        let data = table.flatten_all()?.to_vec1::<f32>()?;
+        let mut values = Vec::with_capacity(data.len());
+        let mut scales = Vec::with_capacity(data.len().div_ceil(BLOCK));
+        for row in data.chunks(width) {
+            for block in row.chunks(BLOCK) {
+                let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
+                let scale = amax / 127.0;
+                let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+                scales.push(scale);
+                values.extend(block.iter().map(|x| (x * inv).round() as i8));
+            }
+        }
+        Ok(Self {
+            values,
+            scales,
+            width,
+            rows,
+        })
+    }
+
+    /// `table[ids]`: `[..ids dims, width]` f32.
+    pub fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
+        let flat = ids.flatten_all()?.to_vec1::<u32>()?;
+        let blocks_per_row = self.width.div_ceil(BLOCK);
+        let mut out = Vec::with_capacity(flat.len() * self.width);
+        for &id in &flat {
+            let id = id as usize;
+            if id >= self.rows {
+                candle_core::bail!("token id {id} outside the embedding ({} rows)", self.rows)
+            }
+            let row = &self.values[id * self.width..(id + 1) * self.width];
+            let scales = &self.scales[id * blocks_per_row..(id + 1) * blocks_per_row];
+            for (block, scale) in row.chunks(BLOCK).zip(scales) {
+                out.extend(block.iter().map(|v| *v as f32 * scale));
+            }
+        }
+        let mut shape = ids.dims().to_vec();
+        shape.push(self.width);
+        Tensor::from_vec(out, shape, ids.device())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, IndexOp};
+
+    /// Deterministic pseudo-random values of about `scale`.
+    fn values(rows: usize, cols: usize, scale: f32) -> Tensor {
+        let v: Vec<f32> = (0..rows * cols)
+            .map(|i| scale * ((i as f32 * 12.9898).sin() * 43_758.547).fract())
+            .collect();
+        Tensor::from_vec(v, (rows, cols), &Device::Cpu).unwrap()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn quantised_projections_stay_close_to_f32() {
+        let w = values(48, 64, 0.05);
+        let b = values(1, 48, 0.05).squeeze(0).unwrap();
+        let x = values(10, 64, 1.0).reshape((2, 5, 64)).unwrap();
+        let dense = Proj::Dense(Linear::new(w.clone(), Some(b.clone())));
+        let want = dense.forward(&x).unwrap();
+        let scale = want
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        // relative to the largest output: 8-bit within 2%, 4-bit within 15%
+        for (q, tol) in [
+            (Quantization::Q8, 0.02 * scale),
+            (Quantization::Q4, 0.15 * scale),
+        ] {
+            let mut p = Proj::Dense(Linear::new(w.clone(), Some(b.clone())));
+            p.quantize(q).unwrap();
+            assert!(matches!(p, Proj::Quantized { .. }));
+            let got = p.forward(&x).unwrap();
+            assert_eq!(got.dims(), want.dims());
+            let d = max_diff(&got, &want);
+            assert!(d < tol && d > 0.0, "{q:?}: max diff {d}");
+        }
+    }
+
+    #[test]
+    fn q8_embedding_rows_are_within_half_a_step() {
+        let table = values(10, 40, 0.1);
+        let q = Q8Embedding::new(&table).unwrap();
+        let ids = Tensor::new(&[[3u32, 9], [0, 3]], &Device::Cpu).unwrap();
+        let got = q.lookup(&ids).unwrap();
+        assert_eq!(got.dims(), &[2, 2, 40]);
+        let want = table.i(3).unwrap();
+        let amax = want
+            .abs()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(max_diff(&got.i((0, 0)).unwrap(), &want) <= amax / 127.0 * 0.5 + 1e-6);
+        assert!(q
+            .lookup(&Tensor::new(&[10u32], &Device::Cpu).unwrap())
+            .is_err());
+    }
+
+    #[test]
+    fn parses_names() {
+        assert_eq!("q8".parse::<Quantization>(), Ok(Quantization::Q8));
+        assert_eq!("Q4_0".parse::<Quantization>(), Ok(Quantization::Q4));
+        assert!("q3".parse::<Quantization>().is_err());
+    }
+}
