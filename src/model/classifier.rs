@@ -57,21 +57,15 @@ impl TopicClassifier {
         Ok(model)
     }
 
-    /// Switches the encoder to quantised weights for inference (see
-    /// [`crate::model::quantize`]); the head stays f32.
-    pub fn quantize(&mut self, q: crate::model::quantize::Quantization) -> Result<()> {
-        Ok(self.encoder.quantize(q)?)
+    /// The encoder.
+    pub fn encoder(&self) -> &BertModel {
+        &self.encoder
     }
 
-    /// Reads the word embedding through row-sparse variables in training passes (for lazy
-    /// embedding updates; see [`crate::model::word_rows`]).
-    pub fn track_word_rows(&mut self) {
-        self.encoder.track_word_rows();
-    }
-
-    /// The word-row recorder, when [`Self::track_word_rows`] was called.
-    pub fn word_rows(&self) -> Option<&crate::model::word_rows::WordRows> {
-        self.encoder.word_rows()
+    /// The encoder, to change how it runs (quantised inference, row-sparse embedding
+    /// gradients).
+    pub fn encoder_mut(&mut self) -> &mut BertModel {
+        &mut self.encoder
     }
 
     /// Loads a fine-tuned classifier for inference (tokenizer and weights read in parallel).

@@ -19,6 +19,8 @@ pub mod pypi_e5;
 pub mod quantize;
 pub mod save;
 pub mod tagger;
+#[cfg(test)]
+mod test_util;
 pub mod tokenizer;
 pub mod weights;
 pub mod word_rows;

@@ -123,24 +123,11 @@ pub fn dropout(x: &Tensor, key: u64, p: f64) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_util::max_diff;
     use candle_core::{Device, Var, D};
 
     fn randn(shape: &[usize], std: f64) -> Var {
         Var::from_tensor(&Tensor::randn(0f32, std as f32, shape, &Device::Cpu).unwrap()).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        assert_eq!(a.dims(), b.dims());
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     /// Checks `ours` against `reference` on `inputs`: values within 1e-5, and the gradients

@@ -162,6 +162,7 @@ impl Q8Embedding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_util::{max_abs, max_diff};
     use candle_core::{Device, IndexOp};
 
     /// Deterministic pseudo-random values of about `scale`.
@@ -172,19 +173,6 @@ mod tests {
         Tensor::from_vec(v, (rows, cols), &Device::Cpu).unwrap()
     }
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
-
     #[test]
     fn quantised_projections_stay_close_to_f32() {
         let w = values(48, 64, 0.05);
@@ -192,15 +180,7 @@ mod tests {
         let x = values(10, 64, 1.0).reshape((2, 5, 64)).unwrap();
         let dense = Proj::Dense(Linear::new(w.clone(), Some(b.clone())));
         let want = dense.forward(&x).unwrap();
-        let scale = want
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let scale = max_abs(&want);
         // relative to the largest output: 8-bit within 2%, 4-bit within 15%
         for (q, tol) in [
             (Quantization::Q8, 0.02 * scale),

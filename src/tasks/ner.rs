@@ -252,7 +252,7 @@ impl Task for NerTask {
     }
 
     fn word_rows(&self) -> Option<&crate::model::word_rows::WordRows> {
-        self.model.word_rows()
+        self.model.encoder().word_rows()
     }
 
     fn save_model(&self, dir: &Path) -> Result<()> {
@@ -303,7 +303,7 @@ pub fn train_ner(spec: NerTrainSpec, cfg: &TrainConfig, resume: bool) -> Result<
     let mut model =
         TokenTagger::for_training(&base, labels, meta, spec.freeze, &varmap, &device, cfg.seed)?;
     if cfg.adamw.lazy_embeddings && !spec.freeze.embeddings {
-        model.track_word_rows();
+        model.encoder_mut().track_word_rows();
     }
     let train = encode_examples(&model, &spec.train, &spec.train_source)?;
     let task = NerTask::new(model, varmap, train, spec.dev, device);

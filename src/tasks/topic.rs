@@ -168,7 +168,7 @@ impl Task for TopicTask {
     }
 
     fn word_rows(&self) -> Option<&crate::model::word_rows::WordRows> {
-        self.model.word_rows()
+        self.model.encoder().word_rows()
     }
 
     fn save_model(&self, dir: &Path) -> Result<()> {
@@ -230,7 +230,7 @@ pub fn train_topic(
         cfg.seed,
     )?;
     if cfg.adamw.lazy_embeddings && !spec.freeze.embeddings {
-        model.track_word_rows();
+        model.encoder_mut().track_word_rows();
     }
     let encode = |docs: &[Document]| -> Result<Vec<Vec<u32>>> {
         let texts: Vec<String> = docs.iter().map(|d| model.prepare_text(&d.text)).collect();

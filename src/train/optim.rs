@@ -129,19 +129,27 @@ impl Hyper {
     }
 }
 
+/// The values of a contiguous f32 weight, for an in-place update.
+fn weight_values<'a>(
+    storage: &'a mut CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a mut [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("fused AdamW needs f32 weights")
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("non-contiguous weight")
+    };
+    Ok(&mut data[start..end])
+}
+
 impl candle_core::InplaceOp1 for Update<'_> {
     fn name(&self) -> &'static str {
         "fused-adamw"
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("fused AdamW needs f32 weights")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("non-contiguous weight")
-        };
-        let p = &mut data[start..end];
+        let p = weight_values(storage, layout)?;
         let mut m = self.m.borrow_mut();
         let mut v = self.v.borrow_mut();
         let hyper = self.hyper;
@@ -189,16 +197,10 @@ impl candle_core::InplaceOp1 for RowUpdate<'_> {
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("fused AdamW needs f32 weights")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("non-contiguous weight")
-        };
         let Some(width) = self.hyper.lazy_row else {
             candle_core::bail!("row updates need a row width")
         };
-        let p = &mut data[start..end];
+        let p = weight_values(storage, layout)?;
         let mut m = self.m.borrow_mut();
         let mut v = self.v.borrow_mut();
         for (&id, g) in self.rows.ids.iter().zip(self.rows.values.chunks(width)) {
