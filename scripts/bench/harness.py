@@ -15,7 +15,7 @@ Every process's peak RSS is recorded. Each figure is the median over repeats; ra
 computed within each repeat, then their median taken. Writes bench/RESULTS.md.
 
 Usage: .venv/bin/python scripts/bench/harness.py [--repeats 5] [--iters 3] [--topic-model DIR]
-       [--models e5,bert-base] [--skip-train]
+       [--models e5,bert-base] [--train-models e5] [--predict-docs 200] [--tokenize-docs 10000]
 Needs: cargo build --release --example bench_suite && cargo build --release;
        .venv with torch, transformers, onnxruntime, onnx (scripts/bench/make_models.py runs first).
 """
@@ -45,10 +45,13 @@ SHAPES = ["8x128", "1x512", "32x64"]
 PIPELINE = r'''
 import json, sys, torch
 torch.set_num_threads(2)
-from transformers import pipeline
+from transformers import PreTrainedTokenizerFast, pipeline
 model_dir, path = sys.argv[1], sys.argv[2]
 texts = [json.loads(l)["text"] for l in open(path, encoding="utf-8") if l.strip()]
-clf = pipeline("text-classification", model=model_dir, device="cpu")
+# the folder's tokenizer.json (XLM-R Unigram for e5) with the special tokens naba saved
+tok = PreTrainedTokenizerFast(tokenizer_file=model_dir + "/tokenizer.json", bos_token="<s>", eos_token="</s>",
+                              unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", cls_token="<s>", sep_token="</s>")
+clf = pipeline("text-classification", model=model_dir, tokenizer=tok, device="cpu")
 out = clf(texts, batch_size=16, truncation=True, max_length=128)
 print(len(out), file=sys.stderr)
 '''
@@ -88,7 +91,8 @@ def main():
     ap.add_argument("--models", default="e5,bert-base")
     ap.add_argument("--topic-model", help="fine-tuned topic folder for the end-to-end case")
     ap.add_argument("--predict-docs", type=int, default=200)
-    ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--tokenize-docs", type=int, default=10000)
+    ap.add_argument("--train-models", help="models for the training-step case (default: all of --models; '' = none)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     a = ap.parse_args()
     subprocess.run([PY, os.path.join(HERE, "make_models.py"), E5], check=True, env=ENV, capture_output=True)
@@ -100,7 +104,7 @@ def main():
     # 10,000 SANAD training articles for tokenisation; test articles for end-to-end prediction
     tok_file, one_file, many_file = (os.path.join(tmp, n) for n in ["tok.jsonl", "one.jsonl", "many.jsonl"])
     with gzip.open(os.path.join(SHARED, "train.jsonl.gz"), "rt", encoding="utf-8") as f, open(tok_file, "w") as g:
-        for i, line in zip(range(10000), f):
+        for i, line in zip(range(a.tokenize_docs), f):
             g.write(line)
     with gzip.open(os.path.join(SHARED, "test.jsonl.gz"), "rt", encoding="utf-8") as f:
         test = [l for _, l in zip(range(a.predict_docs), f)]
@@ -116,7 +120,7 @@ def main():
             "naba": [SUITE, "infer", mdir, *SHAPES, *it],
             "pytorch": [PY, os.path.join(HERE, "torch_suite.py"), "infer", mdir, *SHAPES, *it],
             "onnxruntime": [PY, os.path.join(HERE, "ort_suite.py"), "infer", onnx, str(vocab), *SHAPES, *it]}))
-        if not a.skip_train:
+        if name in (a.models if a.train_models is None else a.train_models).split(","):
             groups.append((f"{name} train", {
                 "naba": [SUITE, "train", mdir, "16x128", "--iters", "2"],
                 "pytorch": [PY, os.path.join(HERE, "torch_suite.py"), "train", mdir, "16x128", "--iters", "2"]}))
@@ -181,7 +185,7 @@ def main():
             lines += ["", f"naba step time / PyTorch: {ratio(g, 'naba', 'pytorch', k, 'seconds'):.2f}x "
                       "(below 1 = naba faster).", ""]
     g = "tokenize"
-    lines += ["## Tokenisation, 10,000 SANAD articles (multilingual-e5-small tokenizer.json)", "",
+    lines += [f"## Tokenisation, {a.tokenize_docs:,} SANAD articles (multilingual-e5-small tokenizer.json)", "",
               "| | seconds | articles/s | tokens |", "|---|---|---|---|"]
     for e, label in [("naba", "naba (tokenizers crate)"), ("pytorch", "tokenizers (Python)")]:
         lines.append(f"| {label} | {med(per_repeat(g, e, 'tokenize', 'seconds')):.2f} | "
