@@ -25,6 +25,7 @@ import gzip
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,23 @@ def versions():
     return v, rev, f"{cpu} ({os.cpu_count()} cores, {isa})"
 
 
+def parse_log(path, runs_per_repeat):
+    """(group, engine) -> [(data, seconds, rss)] from the progress lines of a run, complete repeats only."""
+    pattern = re.compile(r"^repeat (\d+) (.+) (\w+): ([\d.]+)s (\d+) MB ?(.*)$")
+    by_repeat = {}
+    for line in open(path, encoding="utf-8"):
+        m = pattern.match(line.strip())
+        if m:
+            r, group, engine, sec, rss, data = m.groups()
+            by_repeat.setdefault(int(r), []).append((group, engine, (json.loads(data) if data else None, float(sec), float(rss))))
+    results = {}
+    for r in sorted(by_repeat):
+        if len(by_repeat[r]) == runs_per_repeat:
+            for group, engine, res in by_repeat[r]:
+                results.setdefault((group, engine), []).append(res)
+    return results
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -94,6 +112,8 @@ def main():
     ap.add_argument("--tokenize-docs", type=int, default=10000)
     ap.add_argument("--train-models", help="models for the training-step case (default: all of --models; '' = none)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    ap.add_argument("--from-log", help="rebuild the table from the progress lines of an earlier (or interrupted) "
+                    "run, keeping its complete repeats; give the same case options")
     a = ap.parse_args()
     subprocess.run([PY, os.path.join(HERE, "make_models.py"), E5], check=True, env=ENV, capture_output=True)
     models = {"e5": (E5, os.path.join(ROOT, "bench", ".models", "e5-onnx", "model.onnx"), 250002),
@@ -134,7 +154,10 @@ def main():
                 "pytorch": [PY, pipe, a.topic_model, f]}))
 
     results = {}  # (group, engine) -> list of (data, seconds, rss)
-    for r in range(a.repeats):
+    if a.from_log:
+        results = parse_log(a.from_log, sum(len(e) for _, e in groups))
+        a.repeats = len(next(iter(results.values()), []))
+    for r in range(0 if a.from_log else a.repeats):
         for group, engines in groups:
             for engine, cmd in engines.items():
                 res = run(cmd)
@@ -143,7 +166,7 @@ def main():
                       file=sys.stderr, flush=True)
 
     v, rev, cpu = versions()
-    lines = [f"# Benchmark results", "",
+    lines = ["# Benchmark results", "",
              f"`{' '.join(['.venv/bin/python', 'scripts/bench/harness.py'] + sys.argv[1:])}` — {datetime.date.today()}, "
              f"naba {rev}, torch {v['torch']}, transformers {v['transformers']}, onnxruntime {v['onnxruntime']}, "
              f"tokenizers {v['tokenizers']}; {cpu}; 2 threads each; medians of {a.repeats} interleaved repeats "
