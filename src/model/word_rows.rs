@@ -101,13 +101,6 @@ impl WordRows {
         }
         Ok(out)
     }
-
-    /// Forgets recorded lookups (after evaluation-free passes that will not be back-propagated).
-    pub fn clear(&self) {
-        if let Ok(mut l) = self.lookups.lock() {
-            l.clear();
-        }
-    }
 }
 
 /// Merges row gradients of one table (e.g. from accumulated micro-batches) into one: sorted
