@@ -66,6 +66,10 @@ pub struct TrainArgs {
     /// Peak learning rate.
     #[arg(long, default_value_t = 5e-5)]
     learning_rate: f64,
+    /// Peak learning rate of the new task head (classifier, CRF), which starts from scratch
+    /// (default: --learning-rate)
+    #[arg(long)]
+    head_learning_rate: Option<f64>,
     /// Share of steps for linear warmup.
     #[arg(long, default_value_t = 0.1)]
     warmup_ratio: f64,
@@ -170,6 +174,9 @@ fn train_config(a: &TrainArgs, default_metric: &str) -> TrainConfig {
         adamw: AdamWConfig {
             weight_decay: a.weight_decay,
             lazy_embeddings: a.lazy_embeddings,
+            head_lr_scale: a
+                .head_learning_rate
+                .map_or(1.0, |head| head / a.learning_rate),
             ..AdamWConfig::default()
         },
         max_grad_norm: a.max_grad_norm,

@@ -50,12 +50,7 @@ pub fn describe(folder: &ModelFolder) -> Result<ModelInfo> {
         .map(|(_, s)| s.iter().product::<usize>())
         .sum();
     let cfg = &folder.config;
-    let tokenizer_model = match folder.tokenizer.inner().get_model() {
-        tokenizers::ModelWrapper::WordPiece(_) => "WordPiece",
-        tokenizers::ModelWrapper::Unigram(_) => "Unigram",
-        tokenizers::ModelWrapper::BPE(_) => "BPE",
-        tokenizers::ModelWrapper::WordLevel(_) => "WordLevel",
-    };
+    let tokenizer_model = folder.tokenizer.model_kind();
     Ok(ModelInfo {
         dir: folder.dir.display().to_string(),
         model_type: cfg.model_type.clone(),

@@ -22,6 +22,7 @@ pub mod tagger;
 #[cfg(test)]
 mod test_util;
 pub mod tokenizer;
+pub mod unigram;
 pub mod weights;
 pub mod word_rows;
 

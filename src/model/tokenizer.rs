@@ -11,9 +11,40 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
-use tokenizers::{AddedToken, Tokenizer};
+use tokenizers::{
+    AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper,
+    Tokenizer, TokenizerImpl,
+};
 
+use super::unigram::FastUnigram;
 use crate::error::{Error, Result};
+
+/// A `tokenizer.json` pipeline with naba's fast-loading Unigram model.
+type UnigramPipeline = TokenizerImpl<
+    FastUnigram,
+    NormalizerWrapper,
+    PreTokenizerWrapper,
+    PostProcessorWrapper,
+    DecoderWrapper,
+>;
+
+/// The `tokenizers` pipeline: as `tokenizers` builds it, or with [`FastUnigram`] as its model
+/// (same output, loads in a fraction of the time).
+#[derive(Clone)]
+enum Pipeline {
+    Hf(Box<Tokenizer>),
+    Unigram(Box<UnigramPipeline>),
+}
+
+/// Runs `$body` on whichever pipeline `$p` holds, bound to `$t`.
+macro_rules! on_pipeline {
+    ($p:expr, $t:ident => $body:expr) => {
+        match $p {
+            Pipeline::Hf($t) => $body,
+            Pipeline::Unigram($t) => $body,
+        }
+    };
+}
 
 /// One tokenised text: ids with special tokens, and the byte span of each id in the input
 /// (`(0, 0)` for special tokens).
@@ -30,7 +61,7 @@ pub struct Encoded {
 /// A Hugging Face tokenizer with the special-token ids naba needs for batching and windows.
 #[derive(Clone)]
 pub struct TextTokenizer {
-    inner: Tokenizer,
+    inner: Pipeline,
     /// Where it was read from.
     source: PathBuf,
     /// `[CLS]` / `<s>`.
@@ -64,10 +95,20 @@ impl TextTokenizer {
     }
 
     /// Loads a `tokenizer.json` file.
+    ///
+    /// A Unigram (SentencePiece) model is built as [`FastUnigram`]; any other model, or a
+    /// Unigram file the fast model cannot take, as `tokenizers` builds it.
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let tok = Tokenizer::from_file(path)
-            .map_err(|e| Error::model(path, format!("invalid tokenizer: {e}")))?;
-        Self::wrap(tok, path)
+        let json = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let pipeline = match serde_json::from_str::<UnigramPipeline>(&json) {
+            Ok(fast) => Pipeline::Unigram(Box::new(fast)),
+            Err(_) => {
+                Pipeline::Hf(Box::new(json.parse::<Tokenizer>().map_err(|e| {
+                    Error::model(path, format!("invalid tokenizer: {e}"))
+                })?))
+            }
+        };
+        Self::wrap(pipeline, path)
     }
 
     /// Builds the BERT WordPiece pipeline from `vocab.txt`; `config` (`tokenizer_config.json`,
@@ -137,17 +178,19 @@ impl TextTokenizer {
             .collect();
         tok.add_special_tokens(specials)
             .map_err(|e| Error::model(vocab, e.to_string()))?;
-        Self::wrap(tok, vocab)
+        Self::wrap(Pipeline::Hf(Box::new(tok)), vocab)
     }
 
-    fn wrap(mut tok: Tokenizer, source: &Path) -> Result<Self> {
-        tok.with_truncation(None)
-            .map_err(|e| Error::model(source, e.to_string()))?;
-        tok.with_padding(None);
+    fn wrap(mut tok: Pipeline, source: &Path) -> Result<Self> {
+        on_pipeline!(&mut tok, t => {
+            t.with_truncation(None)
+                .map_err(|e| Error::model(source, e.to_string()))?;
+            t.with_padding(None);
+        });
         let find = |names: &[&str], what: &str| {
             names
                 .iter()
-                .find_map(|n| tok.token_to_id(n))
+                .find_map(|n| on_pipeline!(&tok, t => t.token_to_id(n)))
                 .ok_or_else(|| {
                     Error::model(
                         source,
@@ -169,14 +212,27 @@ impl TextTokenizer {
         &self.source
     }
 
-    /// The underlying `tokenizers` object.
-    pub fn inner(&self) -> &Tokenizer {
-        &self.inner
+    /// The kind of tokenization model: `WordPiece`, `Unigram`, `BPE` or `WordLevel`.
+    pub fn model_kind(&self) -> &'static str {
+        match &self.inner {
+            Pipeline::Unigram(_) => "Unigram",
+            Pipeline::Hf(t) => match t.get_model() {
+                tokenizers::ModelWrapper::WordPiece(_) => "WordPiece",
+                tokenizers::ModelWrapper::Unigram(_) => "Unigram",
+                tokenizers::ModelWrapper::BPE(_) => "BPE",
+                tokenizers::ModelWrapper::WordLevel(_) => "WordLevel",
+            },
+        }
+    }
+
+    /// The id of `token` (added tokens included).
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        on_pipeline!(&self.inner, t => t.token_to_id(token))
     }
 
     /// Vocabulary size, added tokens included.
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        on_pipeline!(&self.inner, t => t.get_vocab_size(true))
     }
 
     /// Tokenises `text` with the class and separator tokens around it.
@@ -186,9 +242,7 @@ impl TextTokenizer {
 
     /// Tokenises `text`; `special` adds the class and separator tokens.
     pub fn encode_with(&self, text: &str, special: bool) -> Result<Encoded> {
-        let enc = self
-            .inner
-            .encode(text, special)
+        let enc = on_pipeline!(&self.inner, t => t.encode(text, special))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         Ok(Encoded {
             ids: enc.get_ids().to_vec(),
@@ -199,9 +253,7 @@ impl TextTokenizer {
 
     /// Tokenises many texts in parallel.
     pub fn encode_batch(&self, texts: &[&str], special: bool) -> Result<Vec<Encoded>> {
-        let encs = self
-            .inner
-            .encode_batch(texts.to_vec(), special)
+        let encs = on_pipeline!(&self.inner, t => t.encode_batch(texts.to_vec(), special))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         Ok(encs
             .into_iter()
@@ -228,16 +280,14 @@ impl TextTokenizer {
                 words: Vec::new(),
             });
         }
-        let enc = self
-            .inner
-            .encode(words, false)
+        let enc = on_pipeline!(&self.inner, t => t.encode(words, false))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         let mut out = Encoded {
             ids: Vec::with_capacity(enc.len()),
             offsets: Vec::with_capacity(enc.len()),
             words: Vec::with_capacity(enc.len()),
         };
-        let unk = UNK_NAMES.iter().find_map(|n| self.inner.token_to_id(n));
+        let unk = UNK_NAMES.iter().find_map(|n| self.token_to_id(n));
         let mut next_word = 0u32;
         let tokens = enc
             .get_ids()
@@ -281,9 +331,7 @@ impl TextTokenizer {
 
     /// Writes `tokenizer.json` (so a model folder saved by naba is self-contained).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let json = self
-            .inner
-            .to_string(true)
+        let json = on_pipeline!(&self.inner, t => t.to_string(true))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         crate::data::atomic::write_atomic(path, json.as_bytes())
     }

@@ -31,6 +31,14 @@ pub struct AdamWConfig {
     pub weight_decay: f64,
     /// Update the word embedding lazily (only rows present in the batch).
     pub lazy_embeddings: bool,
+    /// Learning-rate multiplier for the new task head (`classifier.*`, `crf.*`), which starts
+    /// from random or zero weights while the encoder starts pretrained.
+    #[serde(default = "unit_scale")]
+    pub head_lr_scale: f64,
+}
+
+fn unit_scale() -> f64 {
+    1.0
 }
 
 impl Default for AdamWConfig {
@@ -41,6 +49,7 @@ impl Default for AdamWConfig {
             eps: 1e-8,
             weight_decay: 0.0,
             lazy_embeddings: false,
+            head_lr_scale: 1.0,
         }
     }
 }
@@ -54,6 +63,8 @@ struct Slot {
     decay: bool,
     /// Row width when updated lazily by rows.
     lazy_row: Option<usize>,
+    /// Multiplier of the step's learning rate.
+    lr_scale: f64,
 }
 
 /// Whether transformers' recipe exempts `name` from weight decay.
@@ -62,6 +73,12 @@ pub fn exempt_from_decay(name: &str) -> bool {
         || name.contains("LayerNorm")
         || name.contains("layer_norm")
         || name.starts_with("crf.")
+}
+
+/// Whether `name` belongs to the task head that fine-tuning adds on top of the encoder
+/// (`BertFor*Classification`'s `classifier.*`, and naba's `crf.*`).
+pub fn is_task_head(name: &str) -> bool {
+    name.starts_with("classifier.") || name.starts_with("crf.")
 }
 
 /// The fused AdamW optimiser over a fixed set of named variables.
@@ -231,6 +248,11 @@ impl AdamW {
                     .then(|| var.dims().last().copied().unwrap_or(1));
                 Slot {
                     decay: !exempt_from_decay(&name),
+                    lr_scale: if is_task_head(&name) {
+                        cfg.head_lr_scale
+                    } else {
+                        1.0
+                    },
                     name,
                     var,
                     m: vec![0.0; n],
@@ -309,7 +331,7 @@ impl AdamW {
         let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
         for (s, rows) in self.slots.iter_mut().zip(&sparse) {
             let hyper = Hyper {
-                lr: lr as f32,
+                lr: (lr * s.lr_scale) as f32,
                 decay: if s.decay {
                     self.cfg.weight_decay as f32
                 } else {
@@ -447,6 +469,33 @@ mod tests {
             .unwrap(); // grad = [1, 1]
         let norm = opt.step(&grads, &[], 0.1, 0.5).unwrap();
         assert!((norm - 2f64.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_head_steps_with_its_own_learning_rate() {
+        let encoder = Var::from_vec(vec![1.0f32], 1, &Device::Cpu).unwrap();
+        let head = Var::from_vec(vec![1.0f32], 1, &Device::Cpu).unwrap();
+        let cfg = AdamWConfig {
+            head_lr_scale: 10.0,
+            ..Default::default()
+        };
+        let mut opt = AdamW::new(
+            vec![
+                ("bert.encoder.w".into(), encoder.clone()),
+                ("classifier.weight".into(), head.clone()),
+            ],
+            cfg,
+        );
+        let loss = (encoder.as_tensor() + head.as_tensor())
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        opt.step(&loss.backward().unwrap(), &[], 0.001, 0.0)
+            .unwrap();
+        // Adam's first step moves each weight by its learning rate (the gradient's sign)
+        let moved = |v: &Var| 1.0 - v.as_tensor().to_vec1::<f32>().unwrap()[0];
+        assert!((moved(&encoder) - 0.001).abs() < 1e-6);
+        assert!((moved(&head) - 0.01).abs() < 1e-6);
     }
 
     #[test]
