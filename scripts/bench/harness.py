@@ -210,7 +210,7 @@ def main():
     g = "tokenize"
     lines += [f"## Tokenisation, {a.tokenize_docs:,} SANAD articles (multilingual-e5-small tokenizer.json)", "",
               "| | seconds | articles/s | tokens |", "|---|---|---|---|"]
-    for e, label in [("naba", "naba (tokenizers crate)"), ("pytorch", "tokenizers (Python)")]:
+    for e, label in [("naba", "naba (tokenizers pipeline, naba's Unigram model)"), ("pytorch", "tokenizers (Python)")]:
         lines.append(f"| {label} | {med(per_repeat(g, e, 'tokenize', 'seconds')):.2f} | "
                      f"{med(per_repeat(g, e, 'tokenize', 'docs_per_s')):.0f} | {per_repeat(g, e, 'tokenize', 'tokens')[0]} |")
     lines.append("")
