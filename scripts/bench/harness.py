@@ -98,6 +98,9 @@ def parse_log(path, runs_per_repeat):
     return results
 
 
+EMPTY_ARG = '""'  # how an empty argument is written back in the table's command line
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -167,7 +170,7 @@ def main():
 
     v, rev, cpu = versions()
     lines = ["# Benchmark results", "",
-             f"`{' '.join(['.venv/bin/python', 'scripts/bench/harness.py'] + sys.argv[1:])}` — {datetime.date.today()}, "
+             f"`{' '.join(['.venv/bin/python', 'scripts/bench/harness.py'] + [x or EMPTY_ARG for x in sys.argv[1:]])}` — {datetime.date.today()}, "
              f"naba {rev}, torch {v['torch']}, transformers {v['transformers']}, onnxruntime {v['onnxruntime']}, "
              f"tokenizers {v['tokenizers']}; {cpu}; 2 threads each; medians of {a.repeats} interleaved repeats "
              f"(inference: each repeat the median of {a.iters} runs after a warm-up). Ratios are taken within "

@@ -30,7 +30,7 @@ pub struct TrainArgs {
     #[arg(long)]
     dev: Option<PathBuf>,
     /// Without --dev: hold out this share of the training data (stratified for topics; the
-    /// last sentences for NER).
+    /// last sentences for NER); 0 = no dev set: train on everything and keep the last model.
     #[arg(long, default_value_t = 0.1)]
     dev_split: f64,
     /// Output folder (best model, checkpoint-last/, log.jsonl).
@@ -162,6 +162,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Whether the run has no dev set (no --dev, --dev-split 0).
+fn without_dev(a: &TrainArgs) -> bool {
+    a.dev.is_none() && a.dev_split <= 0.0
+}
+
 /// The loop settings the flags ask for; `default_metric` when --metric-for-best-model is unset.
 fn train_config(a: &TrainArgs, default_metric: &str) -> TrainConfig {
     TrainConfig {
@@ -187,9 +192,12 @@ fn train_config(a: &TrainArgs, default_metric: &str) -> TrainConfig {
             pool: a.batch_size * 32,
         },
         seed: a.seed,
-        eval: a
-            .eval_steps
-            .map_or(EvalStrategy::Epoch, EvalStrategy::Steps),
+        eval: if without_dev(a) {
+            EvalStrategy::No
+        } else {
+            a.eval_steps
+                .map_or(EvalStrategy::Epoch, EvalStrategy::Steps)
+        },
         metric_for_best_model: a
             .metric_for_best_model
             .clone()
@@ -224,6 +232,7 @@ fn run_ner(a: TrainArgs) -> anyhow::Result<()> {
     let mut train = a.ner_data.read(&a.train)?.sentences;
     let dev = match &a.dev {
         Some(p) => a.ner_data.read(p)?.sentences,
+        None if without_dev(&a) => Vec::new(),
         None => {
             let n_dev = ((train.len() as f64) * a.dev_split).round() as usize;
             let n_dev = n_dev.clamp(1, train.len().saturating_sub(1).max(1));
@@ -267,6 +276,7 @@ fn run_topic(a: TrainArgs) -> anyhow::Result<()> {
     let mut train = read_documents(&a.train, &opts)?;
     let (dev, dev_source) = match &a.dev {
         Some(p) => (read_documents(p, &opts)?, p.clone()),
+        None if without_dev(&a) => (Vec::new(), a.train.clone()),
         None => {
             let n_dev = ((train.len() as f64) * a.dev_split).round() as usize;
             let held: std::collections::BTreeSet<usize> =

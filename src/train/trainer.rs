@@ -25,6 +25,9 @@ pub enum EvalStrategy {
     Steps(u64),
     /// At the end of each epoch.
     Epoch,
+    /// Never (no dev set): the model is saved at the end of each epoch and of training, and
+    /// the last one is the result, as transformers' `Trainer` does without `eval_dataset`.
+    No,
 }
 
 /// The knobs of a training run (transformers `TrainingArguments` names).
@@ -228,9 +231,14 @@ pub fn train(task: &dyn Task, cfg: &TrainConfig, resume: bool) -> Result<TrainSu
             let end_of_epoch = state.batches_done >= batches.len();
             let eval_now = match cfg.eval {
                 EvalStrategy::Steps(n) => state.global_step % n.max(1) == 0,
-                EvalStrategy::Epoch => end_of_epoch,
+                EvalStrategy::Epoch | EvalStrategy::No => end_of_epoch,
             } || state.global_step >= total_steps;
-            if eval_now {
+            if eval_now && cfg.eval == EvalStrategy::No {
+                bar.suspend(|| eprintln!("naba: saving the model at step {}", state.global_step));
+                state.best_step = state.global_step;
+                task.save_model(&cfg.output_dir)?;
+                save_checkpoint(&mut state, &optimizer)?;
+            } else if eval_now {
                 bar.suspend(|| eprintln!("naba: evaluating at step {} ...", state.global_step));
                 let metrics = task.evaluate()?;
                 let value = *metrics.get(&cfg.metric_for_best_model).ok_or_else(|| {
