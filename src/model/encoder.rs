@@ -165,6 +165,9 @@ impl BertSelfAttention {
         let q = self.query.forward(x)?;
         let k = self.key.forward(x)?;
         let v = self.value.forward(x)?;
+        if matches!(mode, Mode::Eval) {
+            return ops::attention_inference(&q, &k, &v, mask_bias, self.heads, scale);
+        }
         let scores = ops::attention_scores(&q, &k, self.heads, scale)?;
         let dropout = mode
             .dropout_key(self.dropout)?

@@ -9,6 +9,7 @@ use candle_nn::Linear;
 
 use super::kernels::attention::{AttentionDims, HeadLayout, HeadMatmul, Operand};
 use super::kernels::dropout::DropoutOp;
+use super::kernels::fused_attention::FusedAttention;
 use super::kernels::gelu::GeluErfOp;
 use super::kernels::layer_norm::LayerNormOp;
 use super::kernels::linear::LinearOp;
@@ -98,6 +99,27 @@ pub fn attention_scores(q: &Tensor, k: &Tensor, heads: usize, scale: f64) -> Res
         scale: scale as f32,
     };
     q.contiguous()?.apply_op2(&k.contiguous()?, op)
+}
+
+/// Inference attention `softmax(scale q_h k_h^T + mask) v_h` with heads merged back,
+/// `[batch, seq, heads * head_dim]`, in one pass that never stores the scores; `mask`:
+/// `[batch, 1, 1, seq]` additive. No backward pass: training uses [`attention_scores`],
+/// [`attention_probs`] and [`attention_context`].
+pub fn attention_inference(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    heads: usize,
+    scale: f64,
+) -> Result<Tensor> {
+    let op = FusedAttention {
+        dims: attention_dims(q, heads)?,
+        scale: scale as f32,
+        mask: mask.flatten_all()?.to_vec1::<f32>()?,
+    };
+    q.contiguous()?
+        .apply_op3_no_bwd(&k.contiguous()?, &v.contiguous()?, &op)
 }
 
 /// The attention context `probs_h v_h` with heads merged back: `[batch, seq, heads *
@@ -228,6 +250,33 @@ mod tests {
                 dropout(&p.unwrap(), 9, 0.3).unwrap()
             },
         );
+    }
+
+    #[test]
+    fn fused_inference_attention_matches_the_training_ops() {
+        // 150 keys: two full query blocks and a partial one; the second item pads 20 keys
+        let (batch, seq, heads, head_dim) = (2, 150, 3, 8);
+        let hidden = heads * head_dim;
+        let q = randn(&[batch, seq, hidden], 1.0);
+        let k = randn(&[batch, seq, hidden], 1.0);
+        let v = randn(&[batch, seq, hidden], 1.0);
+        let bias: Vec<f32> = (0..batch * seq)
+            .map(|i| {
+                if i >= seq && i % seq >= seq - 20 {
+                    -1e9
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(bias, (batch, 1, 1, seq), &Device::Cpu).unwrap();
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let (q, k, v) = (q.as_tensor(), k.as_tensor(), v.as_tensor());
+        let scores = attention_scores(q, k, heads, scale).unwrap();
+        let probs = attention_probs(&scores, &mask, None).unwrap();
+        let want = attention_context(&probs, v, heads).unwrap();
+        let got = attention_inference(q, k, v, &mask, heads, scale).unwrap();
+        assert!(max_diff(&got, &want) < 1e-5, "{}", max_diff(&got, &want));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod attention;
 pub mod dropout;
+pub mod fused_attention;
 pub mod gelu;
 pub mod layer_norm;
 pub mod linear;

@@ -11,7 +11,7 @@ use super::{f32_output, f32_slice, math, MIN_ROWS_PER_TASK};
 
 /// Writes `softmax(x + mask)` of one row into `y` (`mask` may be empty: no mask).
 #[inline(always)]
-fn softmax_row(x: &[f32], mask: &[f32], y: &mut [f32]) {
+pub(crate) fn softmax_row(x: &[f32], mask: &[f32], y: &mut [f32]) {
     if mask.is_empty() {
         y.copy_from_slice(x);
     } else {
