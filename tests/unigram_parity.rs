@@ -56,7 +56,7 @@ fn fast_unigram_tokenizes_like_tokenizers() {
     }
 
     let sentences = read_conll(
-        &data.join("anercorp-sample/train.conll"),
+        data.join("anercorp-sample/train.conll"),
         &Default::default(),
     )
     .unwrap()
