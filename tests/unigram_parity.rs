@@ -9,18 +9,16 @@ mod common;
 use std::path::Path;
 
 use naba::data::conll::read_conll;
+use naba::data::documents::{read_documents, ReaderOptions};
 use naba::model::pypi_e5;
 use naba::model::tokenizer::TextTokenizer;
 use tokenizers::Tokenizer;
 
 fn texts(jsonl: &Path) -> Vec<String> {
-    std::fs::read_to_string(jsonl)
+    read_documents(jsonl, &ReaderOptions::default())
         .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["text"].as_str().unwrap().to_string()
-        })
+        .into_iter()
+        .map(|d| d.text)
         .collect()
 }
 

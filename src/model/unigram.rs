@@ -225,18 +225,20 @@ impl Model for FastUnigram {
             let id = match id.or_else(|| self.piece_id(text)) {
                 Some(id) => id,
                 None => {
-                    let bytes: Option<Vec<u32>> = self
+                    let bytes: Option<Vec<Token>> = self
                         .byte_fallback
                         .then(|| {
                             text.bytes()
-                                .map(|b| self.piece_id(&format!("<0x{b:02X}>")))
+                                .map(|b| {
+                                    let piece = format!("<0x{b:02X}>");
+                                    let id = self.piece_id(&piece)?;
+                                    Some(Token::new(id, piece, (start, end)))
+                                })
                                 .collect()
                         })
                         .flatten();
                     if let Some(bytes) = bytes {
-                        for (b, id) in text.bytes().zip(bytes) {
-                            tokens.push(Token::new(id, format!("<0x{b:02X}>"), (start, end)));
-                        }
+                        tokens.extend(bytes);
                         continue;
                     }
                     self.unk_id.ok_or("no unk_id")? as u32
