@@ -59,7 +59,7 @@ fn infer(
 ) -> anyhow::Result<Value> {
     let dev = Device::Cpu;
     let mut encoder = folder.load_encoder(&dev)?;
-    encoder.quantize(quantize)?;
+    encoder.prepare_for_inference(quantize)?;
     let mut out = Map::new();
     for spec in shapes {
         let (b, s) = shape(spec)?;

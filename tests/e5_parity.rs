@@ -38,18 +38,29 @@ fn e5_small_matches_transformers() {
         .ids;
     assert_eq!(first.len(), 17);
     assert!(!first.contains(&3), "no <unk>");
-    let encoder = folder.load_encoder(&Device::Cpu).unwrap();
-    let hidden = encoder.forward(&ids, &mask, &Mode::Eval).unwrap();
+    let mut encoder = folder.load_encoder(&Device::Cpu).unwrap();
     // compare real tokens only (padding rows are not meaningful)
     let m = exp["attention_mask"]
         .to_dtype(DType::F32)
         .unwrap()
         .unsqueeze(2)
         .unwrap();
-    let diff = common::max_abs_diff(
-        &hidden.broadcast_mul(&m).unwrap(),
-        &exp["last_hidden_state"].broadcast_mul(&m).unwrap(),
-    );
-    eprintln!("e5-small: max |naba - transformers| over real tokens = {diff:.3e}");
-    assert!(diff <= 1e-4, "last hidden states differ by {diff}");
+    // as loaded, then prepared for inference (packed q, k, v), as `naba predict` runs it
+    for prepared in [false, true] {
+        if prepared {
+            encoder
+                .prepare_for_inference(naba::model::quantize::Quantization::None)
+                .unwrap();
+        }
+        let hidden = encoder.forward(&ids, &mask, &Mode::Eval).unwrap();
+        let diff = common::max_abs_diff(
+            &hidden.broadcast_mul(&m).unwrap(),
+            &exp["last_hidden_state"].broadcast_mul(&m).unwrap(),
+        );
+        eprintln!("e5-small (prepared {prepared}): max |naba - transformers| = {diff:.3e}");
+        assert!(
+            diff <= 1e-4,
+            "prepared {prepared}: last hidden states differ by {diff}"
+        );
+    }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use naba::model::heads::TokenClassifier;
+use naba::model::quantize::Quantization;
 use naba::model::{BertModel, Mode, ModelFolder, Weights};
 
 fn expected(dir: &Path) -> std::collections::HashMap<String, Tensor> {
@@ -22,14 +23,30 @@ fn check(
 ) {
     let ids = exp["input_ids"].to_dtype(DType::U32).unwrap();
     let mask = exp["attention_mask"].to_dtype(DType::U32).unwrap();
-    let encoder = BertModel::load(vb.pp(folder.family().prefix()), &folder.config, false).unwrap();
+    let mut encoder =
+        BertModel::load(vb.pp(folder.family().prefix()), &folder.config, false).unwrap();
     let head = TokenClassifier::load(vb, &folder.config, 5).unwrap();
-    let hidden = encoder.forward(&ids, &mask, &Mode::Eval).unwrap();
-    let logits = head.forward(&hidden, &Mode::Eval).unwrap();
-    let dh = common::max_abs_diff(&hidden, &exp["last_hidden_state"]);
-    let dl = common::max_abs_diff(&logits, &exp["logits"]);
-    assert!(dh <= 1e-4, "hidden states differ by {dh}");
-    assert!(dl <= 1e-4, "logits differ by {dl}");
+    // as loaded (trainable layout), then prepared for inference (packed q, k, v)
+    for prepared in [false, true] {
+        if prepared {
+            encoder.prepare_for_inference(Quantization::None).unwrap();
+        }
+        let hidden = encoder.forward(&ids, &mask, &Mode::Eval).unwrap();
+        let logits = head.forward(&hidden, &Mode::Eval).unwrap();
+        let dh = common::max_abs_diff(&hidden, &exp["last_hidden_state"]);
+        let dl = common::max_abs_diff(&logits, &exp["logits"]);
+        assert!(
+            dh <= 1e-4,
+            "prepared {prepared}: hidden states differ by {dh}"
+        );
+        assert!(dl <= 1e-4, "prepared {prepared}: logits differ by {dl}");
+    }
+    // a prepared encoder refuses to train instead of training stale weights
+    let rng = naba::model::DropoutRng::new(1);
+    let err = encoder
+        .forward(&ids, &mask, &Mode::Train(&rng))
+        .unwrap_err();
+    assert!(err.to_string().contains("prepared for inference"), "{err}");
 }
 
 fn check_model(name: &str) {

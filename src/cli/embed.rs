@@ -52,7 +52,7 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
             .collect()
     };
     let mut embedder = Embedder::open(&a.model, &candle_core::Device::Cpu)?;
-    embedder.quantize(a.quantize)?;
+    embedder.prepare_for_inference(a.quantize)?;
     let opts = EmbedOptions {
         max_len: a.max_len,
         batch_tokens: a.batch_tokens,

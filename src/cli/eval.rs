@@ -58,7 +58,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
 /// --output-dir, report.json and predictions.conll (`token gold pred`, in the file's scheme).
 fn run_ner(a: EvalArgs) -> anyhow::Result<()> {
     let mut model = naba::model::tagger::TokenTagger::load(&a.model, &candle_core::Device::Cpu)?;
-    model.encoder_mut().quantize(a.quantize)?;
+    model.encoder_mut().prepare_for_inference(a.quantize)?;
     let corpus = a.ner_data.read(&a.data)?;
     let started = std::time::Instant::now();
     let opts = naba::infer::tag::TagOptions {
@@ -103,7 +103,7 @@ fn run_ner(a: EvalArgs) -> anyhow::Result<()> {
 fn run_topic(a: EvalArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
     let mut model = TopicClassifier::load(&a.model, &device)?;
-    model.encoder_mut().quantize(a.quantize)?;
+    model.encoder_mut().prepare_for_inference(a.quantize)?;
     let opts = ReaderOptions {
         text_field: a.text_field,
         label_field: a.label_field,

@@ -63,7 +63,7 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
 fn run_topic(a: PredictArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
     let mut model = TopicClassifier::load(&a.model, &device)?;
-    model.encoder_mut().quantize(a.quantize)?;
+    model.encoder_mut().prepare_for_inference(a.quantize)?;
     let opts = ClassifyOptions {
         long_text: a.long_text,
         top_k: a.top_k,
@@ -94,7 +94,7 @@ fn run_topic(a: PredictArgs) -> anyhow::Result<()> {
 fn run_ner(a: PredictArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
     let mut model = TokenTagger::load(&a.model, &device)?;
-    model.encoder_mut().quantize(a.quantize)?;
+    model.encoder_mut().prepare_for_inference(a.quantize)?;
     let opts = TagOptions {
         aggregation: a.aggregation,
         ..TagOptions::default()

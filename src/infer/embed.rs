@@ -40,10 +40,10 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Switches the encoder to quantised weights for inference (see
-    /// [`crate::model::quantize`]); the head stays f32.
-    pub fn quantize(&mut self, q: crate::model::quantize::Quantization) -> Result<()> {
-        Ok(self.model.quantize(q)?)
+    /// Readies the encoder for inference, with weights quantised as `q` (see
+    /// [`crate::model::BertModel::prepare_for_inference`]).
+    pub fn prepare_for_inference(&mut self, q: crate::model::quantize::Quantization) -> Result<()> {
+        Ok(self.model.prepare_for_inference(q)?)
     }
 
     /// Loads the encoder of `folder` for inference.

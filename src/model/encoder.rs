@@ -135,11 +135,25 @@ enum WordTable {
     Q8(Q8Embedding),
 }
 
+/// The query, key and value projections: three layers as in the checkpoint, or, once
+/// prepared for inference, one layer writing `[q | k | v]` per position.
+enum QkvProjections {
+    /// `query`, `key`, `value` (trainable).
+    Separate {
+        /// `query`.
+        query: Proj,
+        /// `key`.
+        key: Proj,
+        /// `value`.
+        value: Proj,
+    },
+    /// The three stacked into one (inference only).
+    Packed(Proj),
+}
+
 /// `attention.self`: query, key, value projections and scaled dot-product attention.
 pub struct BertSelfAttention {
-    query: Proj,
-    key: Proj,
-    value: Proj,
+    projections: QkvProjections,
     heads: usize,
     head_dim: usize,
     dropout: f64,
@@ -150,23 +164,57 @@ impl BertSelfAttention {
     pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(Self {
-            query: linear(vb.pp("query"), h, h)?.into(),
-            key: linear(vb.pp("key"), h, h)?.into(),
-            value: linear(vb.pp("value"), h, h)?.into(),
+            projections: QkvProjections::Separate {
+                query: linear(vb.pp("query"), h, h)?.into(),
+                key: linear(vb.pp("key"), h, h)?.into(),
+                value: linear(vb.pp("value"), h, h)?.into(),
+            },
             heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
             dropout: cfg.attention_probs_dropout_prob,
         })
     }
 
+    /// Stacks f32 query, key and value into one projection (one product instead of three);
+    /// quantised or already packed projections stay as they are.
+    fn pack(&mut self) -> Result<()> {
+        if let QkvProjections::Separate {
+            query: Proj::Dense(q),
+            key: Proj::Dense(k),
+            value: Proj::Dense(v),
+        } = &self.projections
+        {
+            self.projections = QkvProjections::Packed(ops::pack_projections(q, k, v)?.into());
+        }
+        Ok(())
+    }
+
+    /// The projections, for quantisation.
+    fn projections_mut(&mut self) -> Vec<&mut Proj> {
+        match &mut self.projections {
+            QkvProjections::Separate { query, key, value } => vec![query, key, value],
+            QkvProjections::Packed(p) => vec![p],
+        }
+    }
+
     /// `x`: `[batch, seq, hidden]`; `mask_bias`: `[batch, 1, 1, seq]` (0 or a large negative).
     pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: &Mode) -> Result<Tensor> {
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let q = self.query.forward(x)?;
-        let k = self.key.forward(x)?;
-        let v = self.value.forward(x)?;
+        let (query, key, value) = match (&self.projections, mode) {
+            (QkvProjections::Packed(p), Mode::Eval) => {
+                return ops::attention_inference(&p.forward(x)?, mask_bias, self.heads, scale)
+            }
+            (QkvProjections::Packed(_), _) => {
+                candle_core::bail!("this encoder was prepared for inference and cannot train")
+            }
+            (QkvProjections::Separate { query, key, value }, _) => (query, key, value),
+        };
+        let q = query.forward(x)?;
+        let k = key.forward(x)?;
+        let v = value.forward(x)?;
         if matches!(mode, Mode::Eval) {
-            return ops::attention_inference(&q, &k, &v, mask_bias, self.heads, scale);
+            let qkv = Tensor::cat(&[&q, &k, &v], 2)?;
+            return ops::attention_inference(&qkv, mask_bias, self.heads, scale);
         }
         let scores = ops::attention_scores(&q, &k, self.heads, scale)?;
         let dropout = mode
@@ -197,6 +245,15 @@ impl BertResidualOutput {
 
     /// `LayerNorm(dropout(dense(x)) + residual)`.
     pub fn forward(&self, x: &Tensor, residual: &Tensor, mode: &Mode) -> Result<Tensor> {
+        if let (Proj::Dense(dense), Mode::Eval) = (&self.dense, mode) {
+            let ln = &self.layer_norm;
+            return ops::linear_residual_layer_norm(
+                x,
+                dense,
+                residual,
+                (&ln.weight, &ln.bias, ln.eps),
+            );
+        }
         let x = mode.dropout(&self.dense.forward(x)?, self.dropout)?;
         self.layer_norm.forward(&(x + residual)?)
     }
@@ -240,7 +297,12 @@ impl BertIntermediate {
     }
 
     /// `act(dense(x))`.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
+        if let (Proj::Dense(dense), Activation::Gelu, Mode::Eval) =
+            (&self.dense, self.activation, mode)
+        {
+            return ops::linear_gelu(x, dense);
+        }
         let x = self.dense.forward(x)?;
         match self.activation {
             Activation::Gelu => ops::gelu_erf(&x),
@@ -270,7 +332,7 @@ impl BertLayer {
     /// One transformer block.
     pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: &Mode) -> Result<Tensor> {
         let a = self.attention.forward(x, mask_bias, mode)?;
-        let f = self.intermediate.forward(&a)?;
+        let f = self.intermediate.forward(&a, mode)?;
         self.output.forward(&f, &a, mode)
     }
 }
@@ -356,20 +418,21 @@ impl BertModel {
         self.embeddings.word_rows.as_deref()
     }
 
-    /// Switches to quantised weights for inference: projections in `q` blocks, the word
-    /// embedding in 8-bit rows (see [`super::quantize`]). Do not train afterwards.
-    pub fn quantize(&mut self, q: Quantization) -> Result<()> {
+    /// Readies the encoder for inference (do not train it afterwards): query, key and value
+    /// stacked into one projection per layer, then, unless `q` is [`Quantization::None`],
+    /// projections in `q` blocks and the word embedding in 8-bit rows (see [`super::quantize`]).
+    pub fn prepare_for_inference(&mut self, q: Quantization) -> Result<()> {
         self.embeddings.quantize(q)?;
         for layer in &mut self.layers {
             let a = &mut layer.attention;
-            for p in [
-                &mut a.self_attention.query,
-                &mut a.self_attention.key,
-                &mut a.self_attention.value,
+            a.self_attention.pack()?;
+            let mut projections = a.self_attention.projections_mut();
+            projections.extend([
                 &mut a.output.dense,
                 &mut layer.intermediate.dense,
                 &mut layer.output.dense,
-            ] {
+            ]);
+            for p in projections {
                 p.quantize(q)?;
             }
         }

@@ -11,6 +11,7 @@ use super::kernels::attention::{AttentionDims, HeadLayout, HeadMatmul, Operand};
 use super::kernels::dropout::DropoutOp;
 use super::kernels::fused_attention::FusedAttention;
 use super::kernels::gelu::GeluErfOp;
+use super::kernels::inference_linear::{Epilogue, InferenceLinear};
 use super::kernels::layer_norm::LayerNormOp;
 use super::kernels::linear::LinearOp;
 use super::kernels::softmax::{MaskedSoftmaxOp, SoftmaxOp};
@@ -77,7 +78,12 @@ pub fn linear(x: &Tensor, layer: &Linear) -> Result<Tensor> {
 /// Sizes of attention over `[batch, seq, hidden]` projections split into `heads`.
 fn attention_dims(x: &Tensor, heads: usize) -> Result<AttentionDims> {
     let (batch, seq, hidden) = x.dims3()?;
-    if heads == 0 || hidden % heads != 0 {
+    split_heads(batch, seq, hidden, heads)
+}
+
+/// [`AttentionDims`] of `hidden` split into `heads`, or an error when it does not divide.
+fn split_heads(batch: usize, seq: usize, hidden: usize, heads: usize) -> Result<AttentionDims> {
+    if heads == 0 || !hidden.is_multiple_of(heads) {
         candle_core::bail!("attention: hidden size {hidden} is not a multiple of {heads} heads")
     }
     Ok(AttentionDims {
@@ -102,24 +108,88 @@ pub fn attention_scores(q: &Tensor, k: &Tensor, heads: usize, scale: f64) -> Res
 }
 
 /// Inference attention `softmax(scale q_h k_h^T + mask) v_h` with heads merged back,
-/// `[batch, seq, heads * head_dim]`, in one pass that never stores the scores; `mask`:
-/// `[batch, 1, 1, seq]` additive. No backward pass: training uses [`attention_scores`],
-/// [`attention_probs`] and [`attention_context`].
+/// `[batch, seq, hidden]`, in one pass that never stores the scores. `qkv`: the packed
+/// projections `[batch, seq, 3 * hidden]` (`[q | k | v]` per position, see
+/// [`pack_projections`]); `mask`: `[batch, 1, 1, seq]` additive. No backward pass: training
+/// uses [`attention_scores`], [`attention_probs`] and [`attention_context`].
 pub fn attention_inference(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
+    qkv: &Tensor,
     mask: &Tensor,
     heads: usize,
     scale: f64,
 ) -> Result<Tensor> {
+    let (batch, seq, width) = qkv.dims3()?;
+    if width % 3 != 0 {
+        candle_core::bail!("attention: packed projections of width {width}, not 3 x hidden")
+    }
     let op = FusedAttention {
-        dims: attention_dims(q, heads)?,
+        dims: split_heads(batch, seq, width / 3, heads)?,
         scale: scale as f32,
         mask: mask.flatten_all()?.to_vec1::<f32>()?,
     };
-    q.contiguous()?
-        .apply_op3_no_bwd(&k.contiguous()?, &v.contiguous()?, &op)
+    qkv.contiguous()?.apply_op1_no_bwd(&op)
+}
+
+/// One layer computing `[q | k | v]` per position from the three projections (their weights
+/// and biases stacked), for [`attention_inference`].
+pub fn pack_projections(query: &Linear, key: &Linear, value: &Linear) -> Result<Linear> {
+    let weight = Tensor::cat(&[query.weight(), key.weight(), value.weight()], 0)?;
+    let biases = [query.bias(), key.bias(), value.bias()];
+    let bias = match biases {
+        [None, None, None] => None,
+        _ => {
+            let parts = biases
+                .iter()
+                .zip([query, key, value])
+                .map(|(b, l)| match b {
+                    Some(b) => Ok((*b).clone()),
+                    None => {
+                        Tensor::zeros(l.weight().dim(0)?, l.weight().dtype(), l.weight().device())
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Some(Tensor::cat(&parts, 0)?)
+        }
+    };
+    Ok(Linear::new(weight, bias))
+}
+
+/// The bias of `layer` as values (zeros when it has none).
+fn bias_values(layer: &Linear) -> Result<Vec<f32>> {
+    match layer.bias() {
+        Some(b) => b.to_vec1::<f32>(),
+        None => Ok(vec![0f32; layer.weight().dim(0)?]),
+    }
+}
+
+/// Inference only: `gelu(x W^T + b)` (exact GELU) in one pass over the product.
+pub fn linear_gelu(x: &Tensor, layer: &Linear) -> Result<Tensor> {
+    let op = InferenceLinear {
+        bias: bias_values(layer)?,
+        epilogue: Epilogue::Gelu,
+    };
+    x.contiguous()?
+        .apply_op2_no_bwd(&layer.weight().contiguous()?, &op)
+}
+
+/// Inference only: `LayerNorm(x W^T + b + residual)` in one pass over the product, the
+/// LayerNorm given as `(weight, bias, eps)`.
+pub fn linear_residual_layer_norm(
+    x: &Tensor,
+    layer: &Linear,
+    residual: &Tensor,
+    (weight, bias, eps): (&Tensor, &Tensor, f64),
+) -> Result<Tensor> {
+    let op = InferenceLinear {
+        bias: bias_values(layer)?,
+        epilogue: Epilogue::ResidualLayerNorm {
+            weight: weight.to_vec1::<f32>()?,
+            bias: bias.to_vec1::<f32>()?,
+            eps: eps as f32,
+        },
+    };
+    x.contiguous()?
+        .apply_op3_no_bwd(&layer.weight().contiguous()?, &residual.contiguous()?, &op)
 }
 
 /// The attention context `probs_h v_h` with heads merged back: `[batch, seq, heads *
@@ -275,8 +345,59 @@ mod tests {
         let scores = attention_scores(q, k, heads, scale).unwrap();
         let probs = attention_probs(&scores, &mask, None).unwrap();
         let want = attention_context(&probs, v, heads).unwrap();
-        let got = attention_inference(q, k, v, &mask, heads, scale).unwrap();
+        let qkv = Tensor::cat(&[q, k, v], 2).unwrap();
+        let got = attention_inference(&qkv, &mask, heads, scale).unwrap();
         assert!(max_diff(&got, &want) < 1e-5, "{}", max_diff(&got, &want));
+    }
+
+    #[test]
+    fn fused_inference_projections_match_the_separate_ops() {
+        let x = randn(&[2, 9, 40], 1.0);
+        let residual = randn(&[2, 9, 24], 1.0);
+        let (w, b) = (randn(&[24, 40], 0.3), randn(&[24], 0.3));
+        let (ln_w, ln_b) = (randn(&[24], 1.0), randn(&[24], 1.0));
+        let (x, residual) = (x.as_tensor(), residual.as_tensor());
+        let dense = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+        let want = gelu_erf(&linear(x, &dense).unwrap()).unwrap();
+        let got = linear_gelu(x, &dense).unwrap();
+        assert!(
+            max_diff(&got, &want) < 1e-5,
+            "gelu: {}",
+            max_diff(&got, &want)
+        );
+        let sum = (linear(x, &dense).unwrap() + residual).unwrap();
+        let want = layer_norm(&sum, ln_w.as_tensor(), ln_b.as_tensor(), 1e-12).unwrap();
+        let ln = (ln_w.as_tensor(), ln_b.as_tensor(), 1e-12);
+        let got = linear_residual_layer_norm(x, &dense, residual, ln).unwrap();
+        assert!(
+            max_diff(&got, &want) < 1e-5,
+            "layer norm: {}",
+            max_diff(&got, &want)
+        );
+        // a layer without bias, and a residual of the wrong width
+        let no_bias = Linear::new(w.as_tensor().clone(), None);
+        let want = gelu_erf(&linear(x, &no_bias).unwrap()).unwrap();
+        assert!(max_diff(&linear_gelu(x, &no_bias).unwrap(), &want) < 1e-5);
+        assert!(linear_residual_layer_norm(x, &dense, x, ln).is_err());
+    }
+
+    #[test]
+    fn packed_projections_stack_query_key_value() {
+        let x = randn(&[2, 5, 12], 1.0);
+        let layers: Vec<Linear> = (0..3)
+            .map(|_| {
+                let w = randn(&[12, 12], 0.3).as_tensor().clone();
+                Linear::new(w, Some(randn(&[12], 0.3).as_tensor().clone()))
+            })
+            .collect();
+        let packed = pack_projections(&layers[0], &layers[1], &layers[2]).unwrap();
+        let got = linear(x.as_tensor(), &packed).unwrap();
+        let parts: Vec<Tensor> = layers
+            .iter()
+            .map(|l| linear(x.as_tensor(), l).unwrap())
+            .collect();
+        let want = Tensor::cat(&parts, 2).unwrap();
+        assert!(max_diff(&got, &want) < 1e-5);
     }
 
     #[test]

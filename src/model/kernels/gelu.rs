@@ -13,6 +13,18 @@ const CHUNK: usize = 4096;
 /// `1 / sqrt(2 pi)`.
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
+/// Replaces every value `x` of `xs` by `gelu(x)`, in parallel chunks.
+pub(crate) fn gelu_in_place(xs: &mut [f32]) {
+    xs.par_chunks_mut(CHUNK).for_each(gelu_chunk);
+}
+
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn gelu_chunk(xs: &mut [f32]) {
+    for x in xs {
+        *x = 0.5 * *x * (1.0 + math::erf(*x * FRAC_1_SQRT_2));
+    }
+}
+
 /// `gelu(x) = x / 2 * (1 + erf(x / sqrt 2))`.
 #[derive(Debug, Clone, Copy)]
 pub struct GeluErfOp;
@@ -24,14 +36,8 @@ impl CustomOp1 for GeluErfOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l, self.name())?;
-        let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(y, x)| {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = 0.5 * x * (1.0 + math::erf(x * FRAC_1_SQRT_2));
-                }
-            });
+        let mut y = x.to_vec();
+        gelu_in_place(&mut y);
         f32_output(y, l.shape().clone())
     }
 
@@ -65,13 +71,17 @@ impl CustomOp2 for GeluErfBackward {
         let mut dx = vec![0f32; x.len()];
         dx.par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK)))
-            .for_each(|(dx, (x, dy))| {
-                for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                    let cdf = 0.5 * (1.0 + math::erf(x * FRAC_1_SQRT_2));
-                    let pdf = FRAC_1_SQRT_2PI * math::exp(-0.5 * x * x);
-                    *dx = dy * (cdf + x * pdf);
-                }
-            });
+            .for_each(|(dx, (x, dy))| gelu_backward_chunk(dx, x, dy));
         f32_output(dx, l1.shape().clone())
+    }
+}
+
+/// `dx = dy * (Φ(x) + x φ(x))` over one chunk.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn gelu_backward_chunk(dx: &mut [f32], x: &[f32], dy: &[f32]) {
+    for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+        let cdf = 0.5 * (1.0 + math::erf(x * FRAC_1_SQRT_2));
+        let pdf = FRAC_1_SQRT_2PI * math::exp(-0.5 * x * x);
+        *dx = dy * (cdf + x * pdf);
     }
 }

@@ -21,6 +21,34 @@ fn row_stats(x: &[f32], eps: f32) -> (f32, f32) {
     (mean, 1.0 / (var + eps).sqrt())
 }
 
+/// Replaces one row by `(row - mean) / sqrt(var + eps) * weight + bias`.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn normalize_row_in_place(row: &mut [f32], weight: &[f32], bias: &[f32], eps: f32) {
+    let (mean, rstd) = row_stats(row, eps);
+    for ((v, &w), &b) in row.iter_mut().zip(weight).zip(bias) {
+        *v = (*v - mean) * rstd * w + b;
+    }
+}
+
+/// dx of one row from its input `x`, output gradient `dy` and the weight `w`.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn input_grad_row(dx: &mut [f32], x: &[f32], dy: &[f32], w: &[f32], eps: f32) {
+    let (mean, rstd) = row_stats(x, eps);
+    let n = x.len() as f32;
+    let mut g_sum = 0f32;
+    let mut gx_sum = 0f32;
+    for ((&dy, &w), &x) in dy.iter().zip(w).zip(x) {
+        let g = dy * w;
+        g_sum += g;
+        gx_sum += g * (x - mean) * rstd;
+    }
+    let (g_mean, gx_mean) = (g_sum / n, gx_sum / n);
+    for (((dx, &dy), &w), &x) in dx.iter_mut().zip(dy).zip(w).zip(x) {
+        let xhat = (x - mean) * rstd;
+        *dx = rstd * (dy * w - g_mean - xhat * gx_mean);
+    }
+}
+
 /// Checks that `x` ends in `width` = the lengths of weight and bias; returns the row count.
 fn rows_of(x: &[f32], w: &[f32], b: &[f32], width: usize) -> Result<usize> {
     if width == 0 || w.len() != width || b.len() != width || !x.len().is_multiple_of(width) {
@@ -57,10 +85,8 @@ impl CustomOp3 for LayerNormOp {
             .zip(x.par_chunks(width))
             .with_min_len(MIN_ROWS_PER_TASK)
             .for_each(|(y, x)| {
-                let (mean, rstd) = row_stats(x, self.eps);
-                for i in 0..width {
-                    y[i] = (x[i] - mean) * rstd * w[i] + b[i];
-                }
+                y.copy_from_slice(x);
+                normalize_row_in_place(y, w, b, self.eps);
             });
         f32_output(y, l1.shape().clone())
     }
@@ -114,22 +140,7 @@ impl CustomOp3 for LayerNormBackward {
         dx.par_chunks_mut(width)
             .zip(x.par_chunks(width).zip(dy.par_chunks(width)))
             .with_min_len(MIN_ROWS_PER_TASK)
-            .for_each(|(dx, (x, dy))| {
-                let (mean, rstd) = row_stats(x, eps);
-                let n = width as f32;
-                let mut g_sum = 0f32;
-                let mut gx_sum = 0f32;
-                for i in 0..width {
-                    let g = dy[i] * w[i];
-                    g_sum += g;
-                    gx_sum += g * (x[i] - mean) * rstd;
-                }
-                let (g_mean, gx_mean) = (g_sum / n, gx_sum / n);
-                for i in 0..width {
-                    let xhat = (x[i] - mean) * rstd;
-                    dx[i] = rstd * (dy[i] * w[i] - g_mean - xhat * gx_mean);
-                }
-            });
+            .for_each(|(dx, (x, dy))| input_grad_row(dx, x, dy, w, eps));
         let sums = column_sums(rows, 2 * width, |row, acc| {
             let x = &x[row * width..(row + 1) * width];
             let dy = &dy[row * width..(row + 1) * width];

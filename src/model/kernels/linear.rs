@@ -12,7 +12,7 @@ use super::{column_sums, f32_output, f32_slice, MatView, Product};
 pub struct LinearOp;
 
 /// `(rows, in, out)` of a linear map, checked against the weight's shape.
-fn linear_dims(x: &Layout, weight: &Layout) -> Result<(usize, usize, usize)> {
+pub(crate) fn linear_dims(x: &Layout, weight: &Layout) -> Result<(usize, usize, usize)> {
     let Ok((out, input)) = weight.shape().dims2() else {
         bail!("linear: weight must be 2-D, got {:?}", weight.dims())
     };
@@ -27,7 +27,7 @@ fn linear_dims(x: &Layout, weight: &Layout) -> Result<(usize, usize, usize)> {
 }
 
 /// `x.shape` with its last dimension replaced by `last`.
-fn with_last_dim(shape: &Shape, last: usize) -> Shape {
+pub(crate) fn with_last_dim(shape: &Shape, last: usize) -> Shape {
     let mut dims = shape.dims().to_vec();
     if let Some(d) = dims.last_mut() {
         *d = last;

@@ -70,7 +70,11 @@ pub fn exp(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     let below = x < -87.3;
     let x = x.clamp(-87.3, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    // `shifted` holds round(x log2 e) in its low mantissa bits: read it as an integer without a
+    // float-to-int conversion (Rust's saturating `as i32` would stop vectorisation)
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
+    let n_int = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4f32;
     p = p * r + 1.398_199_9e-3;
@@ -79,7 +83,7 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
+    let scale = f32::from_bits(((n_int + 127) << 23) as u32);
     if below {
         0.0
     } else {

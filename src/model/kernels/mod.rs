@@ -8,6 +8,7 @@ pub mod attention;
 pub mod dropout;
 pub mod fused_attention;
 pub mod gelu;
+pub mod inference_linear;
 pub mod layer_norm;
 pub mod linear;
 pub mod math;

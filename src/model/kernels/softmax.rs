@@ -10,7 +10,7 @@ use super::dropout::DropoutOp;
 use super::{f32_output, f32_slice, math, MIN_ROWS_PER_TASK};
 
 /// Writes `softmax(x + mask)` of one row into `y` (`mask` may be empty: no mask).
-#[inline(always)]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub(crate) fn softmax_row(x: &[f32], mask: &[f32], y: &mut [f32]) {
     if mask.is_empty() {
         y.copy_from_slice(x);
@@ -27,6 +27,22 @@ pub(crate) fn softmax_row(x: &[f32], mask: &[f32], y: &mut [f32]) {
     for v in y.iter_mut() {
         *v *= inv;
     }
+}
+
+/// Replaces one row `x` by `exp(x + mask - max)` and returns the sum of the new values: an
+/// unnormalised softmax whose division is left to the caller (`mask` may be empty: no mask).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn exp_row_in_place(x: &mut [f32], mask: &[f32]) -> f32 {
+    if !mask.is_empty() {
+        for (x, &m) in x.iter_mut().zip(mask) {
+            *x += m;
+        }
+    }
+    let max = math::max(x);
+    for v in x.iter_mut() {
+        *v = math::exp(*v - max);
+    }
+    math::sum_map(x, |v| v)
 }
 
 /// Which mask row each row of `x` adds: `(mask, rows per mask row)`; an empty mask for none.
@@ -176,13 +192,17 @@ impl CustomOp2 for SoftmaxBackward {
         dx.par_chunks_mut(width)
             .zip(y.par_chunks(width).zip(dy.par_chunks(width)))
             .with_min_len(MIN_ROWS_PER_TASK)
-            .for_each(|(dx, (y, dy))| {
-                let s = math::dot(y, dy);
-                for i in 0..width {
-                    dx[i] = y[i] * (dy[i] - s);
-                }
-            });
+            .for_each(|(dx, (y, dy))| softmax_backward_row(dx, y, dy));
         f32_output(dx, l1.shape().clone())
+    }
+}
+
+/// `dx = y * (dy - sum(dy * y))` of one row.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn softmax_backward_row(dx: &mut [f32], y: &[f32], dy: &[f32]) {
+    let s = math::dot(y, dy);
+    for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {
+        *dx = y * (dy - s);
     }
 }
 
