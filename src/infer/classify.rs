@@ -68,7 +68,8 @@ pub struct Prediction {
     pub label_id: usize,
 }
 
-/// Classifies `texts` with `model`.
+/// Classifies `texts` with `model`. For speed, load the model once and call
+/// `model.encoder_mut().prepare_for_inference(..)` before the first call, as `naba predict` does.
 pub fn classify(
     model: &TopicClassifier,
     texts: &[&str],

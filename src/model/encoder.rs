@@ -22,6 +22,8 @@ pub struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
+    /// Weight and bias as plain values, once prepared for inference (for fused kernels).
+    values: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 impl LayerNorm {
@@ -29,7 +31,18 @@ impl LayerNorm {
     pub fn load(vb: VarBuilder, size: usize, eps: f64) -> Result<Self> {
         let weight = vb.get_with_hints(size, "weight", candle_nn::Init::Const(1.0))?;
         let bias = vb.get_with_hints(size, "bias", candle_nn::Init::Const(0.0))?;
-        Ok(Self { weight, bias, eps })
+        Ok(Self {
+            weight,
+            bias,
+            eps,
+            values: None,
+        })
+    }
+
+    /// Keeps weight and bias as plain values for the fused inference kernels.
+    fn prepare(&mut self) -> Result<()> {
+        self.values = Some((self.weight.to_vec1()?, self.bias.to_vec1()?));
+        Ok(())
     }
 
     /// Normalises the last dimension of `x`.
@@ -245,14 +258,9 @@ impl BertResidualOutput {
 
     /// `LayerNorm(dropout(dense(x)) + residual)`.
     pub fn forward(&self, x: &Tensor, residual: &Tensor, mode: &Mode) -> Result<Tensor> {
-        if let (Proj::Dense(dense), Mode::Eval) = (&self.dense, mode) {
-            let ln = &self.layer_norm;
-            return ops::linear_residual_layer_norm(
-                x,
-                dense,
-                residual,
-                (&ln.weight, &ln.bias, ln.eps),
-            );
+        let ln = &self.layer_norm;
+        if let (Proj::Packed(dense), Mode::Eval, Some((w, b))) = (&self.dense, mode, &ln.values) {
+            return ops::packed_linear_residual_layer_norm(x, dense, residual, (w, b, ln.eps));
         }
         let x = mode.dropout(&self.dense.forward(x)?, self.dropout)?;
         self.layer_norm.forward(&(x + residual)?)
@@ -298,10 +306,10 @@ impl BertIntermediate {
 
     /// `act(dense(x))`.
     pub fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
-        if let (Proj::Dense(dense), Activation::Gelu, Mode::Eval) =
+        if let (Proj::Packed(dense), Activation::Gelu, Mode::Eval) =
             (&self.dense, self.activation, mode)
         {
-            return ops::linear_gelu(x, dense);
+            return ops::packed_linear(x, dense, true);
         }
         let x = self.dense.forward(x)?;
         match self.activation {
@@ -419,13 +427,17 @@ impl BertModel {
     }
 
     /// Readies the encoder for inference (do not train it afterwards): query, key and value
-    /// stacked into one projection per layer, then, unless `q` is [`Quantization::None`],
-    /// projections in `q` blocks and the word embedding in 8-bit rows (see [`super::quantize`]).
+    /// stacked into one projection per layer; then, for [`Quantization::None`], every
+    /// projection packed for naba's inference gemm with its GELU or residual + LayerNorm fused
+    /// in, or, otherwise, projections in `q` blocks and the word embedding in 8-bit rows (see
+    /// [`super::quantize`]).
     pub fn prepare_for_inference(&mut self, q: Quantization) -> Result<()> {
         self.embeddings.quantize(q)?;
         for layer in &mut self.layers {
             let a = &mut layer.attention;
             a.self_attention.pack()?;
+            a.output.layer_norm.prepare()?;
+            layer.output.layer_norm.prepare()?;
             let mut projections = a.self_attention.projections_mut();
             projections.extend([
                 &mut a.output.dense,
@@ -433,11 +445,11 @@ impl BertModel {
                 &mut layer.output.dense,
             ]);
             for p in projections {
-                p.quantize(q)?;
+                p.prepare(q)?;
             }
         }
         if let Some(pooler) = &mut self.pooler {
-            pooler.dense.quantize(q)?;
+            pooler.dense.prepare(q)?;
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ pub mod heads;
 pub mod hub;
 pub mod info;
 mod kernels;
+pub use kernels::sgemm;
 pub mod meta;
 pub mod ops;
 pub mod pypi_e5;

@@ -11,7 +11,8 @@ use super::kernels::attention::{AttentionDims, HeadLayout, HeadMatmul, Operand};
 use super::kernels::dropout::DropoutOp;
 use super::kernels::fused_attention::FusedAttention;
 use super::kernels::gelu::GeluErfOp;
-use super::kernels::inference_linear::{Epilogue, InferenceLinear};
+pub use super::kernels::inference_linear::PackedLinear;
+use super::kernels::inference_linear::{Epilogue, PackedLinearOp};
 use super::kernels::layer_norm::LayerNormOp;
 use super::kernels::linear::LinearOp;
 use super::kernels::softmax::{MaskedSoftmaxOp, SoftmaxOp};
@@ -154,42 +155,46 @@ pub fn pack_projections(query: &Linear, key: &Linear, value: &Linear) -> Result<
     Ok(Linear::new(weight, bias))
 }
 
-/// The bias of `layer` as values (zeros when it has none).
-fn bias_values(layer: &Linear) -> Result<Vec<f32>> {
-    match layer.bias() {
-        Some(b) => b.to_vec1::<f32>(),
-        None => Ok(vec![0f32; layer.weight().dim(0)?]),
-    }
+/// `layer` packed for the inference gemm (see [`packed_linear`]).
+pub fn pack_linear(layer: &Linear) -> Result<PackedLinear> {
+    let (out, input) = layer.weight().dims2()?;
+    let weight = layer.weight().flatten_all()?.to_vec1::<f32>()?;
+    let bias = layer.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
+    PackedLinear::new(&weight, out, input, bias)
 }
 
-/// Inference only: `gelu(x W^T + b)` (exact GELU) in one pass over the product.
-pub fn linear_gelu(x: &Tensor, layer: &Linear) -> Result<Tensor> {
-    let op = InferenceLinear {
-        bias: bias_values(layer)?,
-        epilogue: Epilogue::Gelu,
+/// Inference only: `x W^T + b`, or `gelu(x W^T + b)` (exact GELU, applied as each output is
+/// written) when `gelu`.
+pub fn packed_linear(x: &Tensor, layer: &PackedLinear, gelu: bool) -> Result<Tensor> {
+    let op = PackedLinearOp {
+        linear: layer,
+        epilogue: if gelu {
+            Epilogue::Gelu
+        } else {
+            Epilogue::Identity
+        },
     };
-    x.contiguous()?
-        .apply_op2_no_bwd(&layer.weight().contiguous()?, &op)
+    x.contiguous()?.apply_op1_no_bwd(&op)
 }
 
 /// Inference only: `LayerNorm(x W^T + b + residual)` in one pass over the product, the
 /// LayerNorm given as `(weight, bias, eps)`.
-pub fn linear_residual_layer_norm(
+pub fn packed_linear_residual_layer_norm(
     x: &Tensor,
-    layer: &Linear,
+    layer: &PackedLinear,
     residual: &Tensor,
-    (weight, bias, eps): (&Tensor, &Tensor, f64),
+    (weight, bias, eps): (&[f32], &[f32], f64),
 ) -> Result<Tensor> {
-    let op = InferenceLinear {
-        bias: bias_values(layer)?,
+    let op = PackedLinearOp {
+        linear: layer,
         epilogue: Epilogue::ResidualLayerNorm {
-            weight: weight.to_vec1::<f32>()?,
-            bias: bias.to_vec1::<f32>()?,
+            weight,
+            bias,
             eps: eps as f32,
         },
     };
     x.contiguous()?
-        .apply_op3_no_bwd(&layer.weight().contiguous()?, &residual.contiguous()?, &op)
+        .apply_op2_no_bwd(&residual.contiguous()?, &op)
 }
 
 /// The attention context `probs_h v_h` with heads merged back: `[batch, seq, heads *
@@ -351,34 +356,48 @@ mod tests {
     }
 
     #[test]
-    fn fused_inference_projections_match_the_separate_ops() {
-        let x = randn(&[2, 9, 40], 1.0);
-        let residual = randn(&[2, 9, 24], 1.0);
-        let (w, b) = (randn(&[24, 40], 0.3), randn(&[24], 0.3));
-        let (ln_w, ln_b) = (randn(&[24], 1.0), randn(&[24], 1.0));
+    fn packed_inference_projections_match_the_separate_ops() {
+        // 13 rows and 21 outputs: edge tiles of the packed gemm on both sides
+        let x = randn(&[1, 13, 40], 1.0);
+        let residual = randn(&[1, 13, 21], 1.0);
+        let (w, b) = (randn(&[21, 40], 0.3), randn(&[21], 0.3));
+        let (ln_w, ln_b) = (randn(&[21], 1.0), randn(&[21], 1.0));
         let (x, residual) = (x.as_tensor(), residual.as_tensor());
         let dense = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-        let want = gelu_erf(&linear(x, &dense).unwrap()).unwrap();
-        let got = linear_gelu(x, &dense).unwrap();
+        let packed = pack_linear(&dense).unwrap();
+        let plain = linear(x, &dense).unwrap();
+        let got = packed_linear(x, &packed, false).unwrap();
+        assert!(
+            max_diff(&got, &plain) < 1e-5,
+            "linear: {}",
+            max_diff(&got, &plain)
+        );
+        let want = gelu_erf(&plain).unwrap();
+        let got = packed_linear(x, &packed, true).unwrap();
         assert!(
             max_diff(&got, &want) < 1e-5,
             "gelu: {}",
             max_diff(&got, &want)
         );
-        let sum = (linear(x, &dense).unwrap() + residual).unwrap();
+        let sum = (&plain + residual).unwrap();
         let want = layer_norm(&sum, ln_w.as_tensor(), ln_b.as_tensor(), 1e-12).unwrap();
-        let ln = (ln_w.as_tensor(), ln_b.as_tensor(), 1e-12);
-        let got = linear_residual_layer_norm(x, &dense, residual, ln).unwrap();
+        let (lw, lb) = (
+            ln_w.as_tensor().to_vec1::<f32>().unwrap(),
+            ln_b.as_tensor().to_vec1::<f32>().unwrap(),
+        );
+        let ln = (&lw[..], &lb[..], 1e-12);
+        let got = packed_linear_residual_layer_norm(x, &packed, residual, ln).unwrap();
         assert!(
             max_diff(&got, &want) < 1e-5,
             "layer norm: {}",
             max_diff(&got, &want)
         );
-        // a layer without bias, and a residual of the wrong width
-        let no_bias = Linear::new(w.as_tensor().clone(), None);
-        let want = gelu_erf(&linear(x, &no_bias).unwrap()).unwrap();
-        assert!(max_diff(&linear_gelu(x, &no_bias).unwrap(), &want) < 1e-5);
-        assert!(linear_residual_layer_norm(x, &dense, x, ln).is_err());
+        // a layer without bias; inputs and residuals of the wrong width
+        let no_bias = pack_linear(&Linear::new(w.as_tensor().clone(), None)).unwrap();
+        let want = linear(x, &Linear::new(w.as_tensor().clone(), None)).unwrap();
+        assert!(max_diff(&packed_linear(x, &no_bias, false).unwrap(), &want) < 1e-5);
+        assert!(packed_linear(residual, &packed, false).is_err());
+        assert!(packed_linear_residual_layer_norm(x, &packed, x, ln).is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::Linear;
 
-use super::ops;
+use super::ops::{self, PackedLinear};
 
 /// Weight precision of the encoder at inference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -61,6 +61,8 @@ pub enum Proj {
         /// `[output]`.
         bias: Option<Tensor>,
     },
+    /// f32 weight packed for the inference gemm (inference only).
+    Packed(PackedLinear),
 }
 
 impl Proj {
@@ -75,12 +77,24 @@ impl Proj {
                     None => Ok(y),
                 }
             }
+            Self::Packed(p) => ops::packed_linear(x, p, false),
         }
+    }
+
+    /// Readies an f32 projection for inference: quantised to `q` blocks, or, for
+    /// [`Quantization::None`], packed for naba's inference gemm. Projections already prepared
+    /// stay as they are.
+    pub fn prepare(&mut self, q: Quantization) -> Result<()> {
+        match (&*self, q) {
+            (Self::Dense(l), Quantization::None) => *self = Self::Packed(ops::pack_linear(l)?),
+            _ => self.quantize(q)?,
+        }
+        Ok(())
     }
 
     /// Replaces an f32 weight by `q` blocks (no-op for [`Quantization::None`] or when the input
     /// width is not a multiple of the 32-value block).
-    pub fn quantize(&mut self, q: Quantization) -> Result<()> {
+    fn quantize(&mut self, q: Quantization) -> Result<()> {
         let (Self::Dense(l), Some(dtype)) = (&*self, q.ggml()) else {
             return Ok(());
         };

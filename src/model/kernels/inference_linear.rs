@@ -1,59 +1,52 @@
-//! Inference-only projections whose next step runs on the product while it is still in hand:
-//! `gelu(x W^T + b)` (the feed-forward's first half) and `LayerNorm(x W^T + b + residual)` (the
-//! end of every attention and feed-forward block). Each writes one output buffer once, instead
-//! of allocating and re-reading a tensor per step. No backward pass: training uses
-//! [`super::linear::LinearOp`] and the separate ops.
+//! Inference-only projections with the weight packed once (see [`super::sgemm`]) and the next
+//! step run on the product while it is still in hand: `x W^T + b`, `gelu(x W^T + b)` (the
+//! feed-forward's first half) and `LayerNorm(x W^T + b + residual)` (the end of every attention
+//! and feed-forward block). Each writes one output buffer once, instead of allocating and
+//! re-reading a tensor per step. No backward pass: training uses [`super::linear::LinearOp`]
+//! and the separate ops.
 
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
 use rayon::prelude::*;
 
 use super::layer_norm::normalize_row_in_place;
-use super::linear::{linear_dims, with_last_dim};
-use super::{f32_output, f32_slice, gelu, MatView, Product, MIN_ROWS_PER_TASK};
+use super::linear::with_last_dim;
+use super::sgemm::{matmul_acc, PackedWeight};
+use super::{f32_output, f32_slice, gelu, MIN_ROWS_PER_TASK};
 
-/// What happens to `x W^T + b` before it is returned.
+/// A projection ready for inference: the weight packed for [`matmul_acc`], and the bias.
 #[derive(Debug, Clone)]
-pub enum Epilogue {
-    /// Exact GELU (`x Φ(x)`).
-    Gelu,
-    /// `LayerNorm(y + residual)` with this weight, bias and epsilon; the residual is the op's
-    /// third input.
-    ResidualLayerNorm {
-        /// LayerNorm weight.
-        weight: Vec<f32>,
-        /// LayerNorm bias.
-        bias: Vec<f32>,
-        /// Added to the variance.
-        eps: f32,
-    },
+pub struct PackedLinear {
+    weight: PackedWeight,
+    bias: Vec<f32>,
 }
 
-/// `epilogue(x W^T + b)` for `x`: `[..., in]`, `W`: `[out, in]` (op inputs), `b` held here.
-#[derive(Debug, Clone)]
-pub struct InferenceLinear {
-    /// `[out]`.
-    pub bias: Vec<f32>,
-    /// The step fused after the product.
-    pub epilogue: Epilogue,
-}
-
-impl InferenceLinear {
-    /// The product with its bias, every row of `y` first set to `b` (plus `residual`'s row when
-    /// given) and then accumulated into by gemm.
-    fn product(
-        &self,
-        x: &[f32],
-        w: &[f32],
-        dims: (usize, usize, usize),
-        residual: Option<&[f32]>,
-    ) -> Result<Vec<f32>> {
-        let (rows, input, out) = dims;
-        if self.bias.len() != out {
+impl PackedLinear {
+    /// From a row-major weight `[out, in]` and an optional bias `[out]`.
+    pub fn new(weight: &[f32], out: usize, input: usize, bias: Option<Vec<f32>>) -> Result<Self> {
+        if weight.len() != out * input {
             bail!(
-                "linear: bias of {} values for {out} outputs",
-                self.bias.len()
+                "linear: weight of {} values is not {out} x {input}",
+                weight.len()
             )
         }
+        let bias = bias.unwrap_or_else(|| vec![0f32; out]);
+        if bias.len() != out {
+            bail!("linear: bias of {} values for {out} outputs", bias.len())
+        }
+        Ok(Self {
+            weight: PackedWeight::new(weight, out, input),
+            bias,
+        })
+    }
+
+    /// `[out]` values per row of `x` (`[rows, in]`): the bias (plus `residual`'s row when
+    /// given), then the product added by the packed gemm.
+    fn product(&self, x: &[f32], layout: &Layout, residual: Option<&[f32]>) -> Result<Vec<f32>> {
+        let (input, out) = (self.weight.k(), self.weight.n());
+        if layout.dims().last() != Some(&input) {
+            bail!("linear: input {:?} does not end in {input}", layout.dims())
+        }
+        let rows = x.len() / input.max(1);
         let mut y = vec![0f32; rows * out];
         y.par_chunks_mut(out)
             .enumerate()
@@ -66,50 +59,65 @@ impl InferenceLinear {
                 }
                 None => y.copy_from_slice(&self.bias),
             });
-        let product = Product {
-            lhs: x,
-            lhs_view: MatView::row_major(0, rows, input),
-            rhs: w,
-            rhs_view: MatView::row_major(0, out, input).t(),
-            scale: 1.0,
-        };
-        // SAFETY: `y` holds rows x out elements and is only written here.
-        unsafe { product.write(y.as_mut_ptr(), MatView::row_major(0, rows, out), true, true) };
+        matmul_acc(x, rows, &self.weight, &mut y);
         Ok(y)
     }
 }
 
-impl CustomOp2 for InferenceLinear {
+/// What happens to `x W^T + b` before it is returned.
+#[derive(Debug, Clone, Copy)]
+pub enum Epilogue<'a> {
+    /// Nothing.
+    Identity,
+    /// Exact GELU (`x Φ(x)`).
+    Gelu,
+    /// `LayerNorm(y + residual)` with this weight, bias and epsilon; the residual is the op's
+    /// second input.
+    ResidualLayerNorm {
+        /// LayerNorm weight.
+        weight: &'a [f32],
+        /// LayerNorm bias.
+        bias: &'a [f32],
+        /// Added to the variance.
+        eps: f32,
+    },
+}
+
+/// `epilogue(x W^T + b)` with the packed projection `linear`.
+#[derive(Debug, Clone, Copy)]
+pub struct PackedLinearOp<'a> {
+    /// The projection.
+    pub linear: &'a PackedLinear,
+    /// The step fused after the product.
+    pub epilogue: Epilogue<'a>,
+}
+
+impl CustomOp1 for PackedLinearOp<'_> {
     fn name(&self) -> &'static str {
-        "naba-inference-linear"
+        "naba-packed-linear"
     }
 
-    /// `gelu(x W^T + b)`.
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, CustomOp2::name(self))?;
-        let w = f32_slice(s2, l2, CustomOp2::name(self))?;
-        let dims = linear_dims(l1, l2)?;
-        if !matches!(self.epilogue, Epilogue::Gelu) {
-            bail!(
-                "{}: this epilogue needs the residual input",
-                CustomOp2::name(self)
-            )
+    /// `x W^T + b` or `gelu(x W^T + b)`.
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s, l, CustomOp1::name(self))?;
+        let mut y = self.linear.product(x, l, None)?;
+        match self.epilogue {
+            Epilogue::Identity => {}
+            Epilogue::Gelu => gelu::gelu_in_place(&mut y),
+            Epilogue::ResidualLayerNorm { .. } => {
+                bail!(
+                    "{}: this epilogue needs the residual",
+                    CustomOp1::name(self)
+                )
+            }
         }
-        let mut y = self.product(x, w, dims, None)?;
-        gelu::gelu_in_place(&mut y);
-        f32_output(y, with_last_dim(l1.shape(), dims.2))
+        f32_output(y, with_last_dim(l.shape(), self.linear.weight.n()))
     }
 }
 
-impl CustomOp3 for InferenceLinear {
+impl CustomOp2 for PackedLinearOp<'_> {
     fn name(&self) -> &'static str {
-        "naba-inference-linear-residual-layer-norm"
+        "naba-packed-linear-residual-layer-norm"
     }
 
     /// `LayerNorm(x W^T + b + residual)`.
@@ -119,27 +127,25 @@ impl CustomOp3 for InferenceLinear {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, CustomOp3::name(self))?;
-        let w = f32_slice(s2, l2, CustomOp3::name(self))?;
-        let residual = f32_slice(s3, l3, CustomOp3::name(self))?;
-        let dims @ (rows, _, out) = linear_dims(l1, l2)?;
-        let Epilogue::ResidualLayerNorm { weight, bias, eps } = &self.epilogue else {
-            bail!("{}: the epilogue takes no residual", CustomOp3::name(self))
+        let name = CustomOp2::name(self);
+        let x = f32_slice(s1, l1, name)?;
+        let residual = f32_slice(s2, l2, name)?;
+        let out = self.linear.weight.n();
+        let Epilogue::ResidualLayerNorm { weight, bias, eps } = self.epilogue else {
+            bail!("{name}: the epilogue takes no residual")
         };
-        if residual.len() != rows * out || weight.len() != out || bias.len() != out {
+        let shape = with_last_dim(l1.shape(), out);
+        if l2.shape() != &shape || weight.len() != out || bias.len() != out {
             bail!(
-                "{}: residual {:?} or LayerNorm width does not match {out} outputs",
-                CustomOp3::name(self),
-                l3.dims()
+                "{name}: residual {:?} or LayerNorm width does not fit {out} outputs",
+                l2.dims()
             )
         }
-        let mut y = self.product(x, w, dims, Some(residual))?;
+        let mut y = self.linear.product(x, l1, Some(residual))?;
         y.par_chunks_mut(out)
             .with_min_len(MIN_ROWS_PER_TASK)
-            .for_each(|row| normalize_row_in_place(row, weight, bias, *eps));
-        f32_output(y, with_last_dim(l1.shape(), out))
+            .for_each(|row| normalize_row_in_place(row, weight, bias, eps));
+        f32_output(y, shape)
     }
 }

@@ -12,6 +12,7 @@ pub mod inference_linear;
 pub mod layer_norm;
 pub mod linear;
 pub mod math;
+pub mod sgemm;
 pub mod softmax;
 
 use candle_core::{bail, CpuStorage, Layout, Result, Shape};
