@@ -188,16 +188,21 @@ impl BertSelfAttention {
         })
     }
 
-    /// Stacks f32 query, key and value into one projection (one product instead of three);
-    /// quantised or already packed projections stay as they are.
-    fn pack(&mut self) -> Result<()> {
+    /// Stacks f32 query, key and value into one projection (one product instead of three):
+    /// packed for naba's gemm for [`Quantization::None`], else a plain layer to be quantised.
+    /// Quantised or already stacked projections stay as they are.
+    fn pack(&mut self, q: Quantization) -> Result<()> {
         if let QkvProjections::Separate {
-            query: Proj::Dense(q),
-            key: Proj::Dense(k),
-            value: Proj::Dense(v),
+            query: Proj::Dense(query),
+            key: Proj::Dense(key),
+            value: Proj::Dense(value),
         } = &self.projections
         {
-            self.projections = QkvProjections::Packed(ops::pack_projections(q, k, v)?.into());
+            let layers = [query, key, value];
+            self.projections = QkvProjections::Packed(match q {
+                Quantization::None => Proj::Packed(ops::pack_linear(&layers)?),
+                _ => Proj::Dense(ops::stack_linear(&layers)?),
+            });
         }
         Ok(())
     }
@@ -435,7 +440,7 @@ impl BertModel {
         self.embeddings.quantize(q)?;
         for layer in &mut self.layers {
             let a = &mut layer.attention;
-            a.self_attention.pack()?;
+            a.self_attention.pack(q)?;
             a.output.layer_norm.prepare()?;
             layer.output.layer_norm.prepare()?;
             let mut projections = a.self_attention.projections_mut();

@@ -111,7 +111,7 @@ pub fn attention_scores(q: &Tensor, k: &Tensor, heads: usize, scale: f64) -> Res
 /// Inference attention `softmax(scale q_h k_h^T + mask) v_h` with heads merged back,
 /// `[batch, seq, hidden]`, in one pass that never stores the scores. `qkv`: the packed
 /// projections `[batch, seq, 3 * hidden]` (`[q | k | v]` per position, see
-/// [`pack_projections`]); `mask`: `[batch, 1, 1, seq]` additive. No backward pass: training
+/// [`pack_linear`]); `mask`: `[batch, 1, 1, seq]` additive. No backward pass: training
 /// uses [`attention_scores`], [`attention_probs`] and [`attention_context`].
 pub fn attention_inference(
     qkv: &Tensor,
@@ -131,36 +131,79 @@ pub fn attention_inference(
     qkv.contiguous()?.apply_op1_no_bwd(&op)
 }
 
-/// One layer computing `[q | k | v]` per position from the three projections (their weights
-/// and biases stacked), for [`attention_inference`].
-pub fn pack_projections(query: &Linear, key: &Linear, value: &Linear) -> Result<Linear> {
-    let weight = Tensor::cat(&[query.weight(), key.weight(), value.weight()], 0)?;
-    let biases = [query.bias(), key.bias(), value.bias()];
-    let bias = match biases {
-        [None, None, None] => None,
-        _ => {
-            let parts = biases
-                .iter()
-                .zip([query, key, value])
-                .map(|(b, l)| match b {
-                    Some(b) => Ok((*b).clone()),
-                    None => {
-                        Tensor::zeros(l.weight().dim(0)?, l.weight().dtype(), l.weight().device())
-                    }
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Some(Tensor::cat(&parts, 0)?)
-        }
-    };
-    Ok(Linear::new(weight, bias))
+/// `layers` (same input width) stacked into one layer: the outputs of `layers[0]`, then of
+/// `layers[1]`, ... (a missing bias counts as zeros).
+pub fn stack_linear(layers: &[&Linear]) -> Result<Linear> {
+    let weights: Vec<&Tensor> = layers.iter().map(|l| l.weight()).collect();
+    let weight = Tensor::cat(&weights, 0)?;
+    if layers.iter().all(|l| l.bias().is_none()) {
+        return Ok(Linear::new(weight, None));
+    }
+    let biases = layers
+        .iter()
+        .map(|l| match l.bias() {
+            Some(b) => Ok(b.clone()),
+            None => Tensor::zeros(l.weight().dim(0)?, l.weight().dtype(), l.weight().device()),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Linear::new(weight, Some(Tensor::cat(&biases, 0)?)))
 }
 
-/// `layer` packed for the inference gemm (see [`packed_linear`]).
-pub fn pack_linear(layer: &Linear) -> Result<PackedLinear> {
-    let (out, input) = layer.weight().dims2()?;
-    let weight = layer.weight().flatten_all()?.to_vec1::<f32>()?;
-    let bias = layer.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
-    PackedLinear::new(&weight, out, input, bias)
+/// Runs `f` on the values of an f32 CPU tensor (made contiguous first), without copying them.
+pub fn with_f32_values<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("expected a CPU tensor")
+    };
+    let data = cpu.as_slice::<f32>()?;
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("expected a contiguous tensor")
+    };
+    Ok(f(&data[start..end]))
+}
+
+/// `layers` (same input width) stacked into one projection and packed for the inference gemm
+/// (see [`packed_linear`]): the outputs of `layers[0]`, then of `layers[1]`, ...
+pub fn pack_linear(layers: &[&Linear]) -> Result<PackedLinear> {
+    let mut input = None;
+    let mut rows: Vec<Tensor> = Vec::new();
+    let mut bias = Vec::new();
+    for layer in layers {
+        let (out, k) = layer.weight().dims2()?;
+        if input.replace(k).is_some_and(|i| i != k) {
+            candle_core::bail!("pack_linear: layers of different input widths")
+        }
+        rows.push(layer.weight().contiguous()?);
+        match layer.bias() {
+            Some(b) => bias.extend(b.to_vec1::<f32>()?),
+            None => bias.extend(std::iter::repeat_n(0f32, out)),
+        }
+    }
+    let (Some(k @ 1..), n) = (input, bias.len()) else {
+        candle_core::bail!("pack_linear: no layers, or layers of input width 0")
+    };
+    // each layer's weight values, read in place
+    let guards: Vec<_> = rows.iter().map(|t| t.storage_and_layout()).collect();
+    let mut slices: Vec<&[f32]> = Vec::with_capacity(guards.len());
+    for (storage, layout) in &guards {
+        let candle_core::Storage::Cpu(cpu) = &**storage else {
+            candle_core::bail!("pack_linear: expected CPU weights")
+        };
+        let (start, end) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("pack_linear: non-contiguous weight".into()))?;
+        slices.push(&cpu.as_slice::<f32>()?[start..end]);
+    }
+    let row = |j: usize| {
+        let (mut layer, mut j) = (0, j);
+        while j * k >= slices[layer].len() {
+            j -= slices[layer].len() / k;
+            layer += 1;
+        }
+        &slices[layer][j * k..(j + 1) * k]
+    };
+    PackedLinear::from_rows(n, k, row, bias)
 }
 
 /// Inference only: `x W^T + b`, or `gelu(x W^T + b)` (exact GELU, applied as each output is
@@ -364,7 +407,7 @@ mod tests {
         let (ln_w, ln_b) = (randn(&[21], 1.0), randn(&[21], 1.0));
         let (x, residual) = (x.as_tensor(), residual.as_tensor());
         let dense = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-        let packed = pack_linear(&dense).unwrap();
+        let packed = pack_linear(&[&dense]).unwrap();
         let plain = linear(x, &dense).unwrap();
         let got = packed_linear(x, &packed, false).unwrap();
         assert!(
@@ -393,7 +436,7 @@ mod tests {
             max_diff(&got, &want)
         );
         // a layer without bias; inputs and residuals of the wrong width
-        let no_bias = pack_linear(&Linear::new(w.as_tensor().clone(), None)).unwrap();
+        let no_bias = pack_linear(&[&Linear::new(w.as_tensor().clone(), None)]).unwrap();
         let want = linear(x, &Linear::new(w.as_tensor().clone(), None)).unwrap();
         assert!(max_diff(&packed_linear(x, &no_bias, false).unwrap(), &want) < 1e-5);
         assert!(packed_linear(residual, &packed, false).is_err());
@@ -404,13 +447,14 @@ mod tests {
     fn packed_projections_stack_query_key_value() {
         let x = randn(&[2, 5, 12], 1.0);
         let layers: Vec<Linear> = (0..3)
-            .map(|_| {
-                let w = randn(&[12, 12], 0.3).as_tensor().clone();
-                Linear::new(w, Some(randn(&[12], 0.3).as_tensor().clone()))
+            .map(|i| {
+                let w = randn(&[12 + i, 12], 0.3).as_tensor().clone();
+                let b = (i != 1).then(|| randn(&[12 + i], 0.3).as_tensor().clone());
+                Linear::new(w, b)
             })
             .collect();
-        let packed = pack_projections(&layers[0], &layers[1], &layers[2]).unwrap();
-        let got = linear(x.as_tensor(), &packed).unwrap();
+        let packed = pack_linear(&[&layers[0], &layers[1], &layers[2]]).unwrap();
+        let got = packed_linear(x.as_tensor(), &packed, false).unwrap();
         let parts: Vec<Tensor> = layers
             .iter()
             .map(|l| linear(x.as_tensor(), l).unwrap())

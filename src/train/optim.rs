@@ -11,10 +11,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, Layout, Storage, Tensor, Var};
+use candle_core::{CpuStorage, Layout, Tensor, Var};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::model::ops::with_f32_values;
 use crate::model::save::NamedSlice;
 use crate::model::word_rows::{merge_row_grads, RowGrad};
 
@@ -88,21 +89,6 @@ pub struct AdamW {
     step: u64,
 }
 
-/// Read access to a contiguous f32 tensor's values.
-fn with_f32<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        return Err(Error::Invalid(
-            "the fused optimiser runs on CPU tensors".into(),
-        ));
-    };
-    let data = cpu.as_slice::<f32>()?;
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| Error::Invalid("non-contiguous tensor".into()))?;
-    Ok(f(&data[start..end]))
-}
 
 /// The scalars of one update.
 #[derive(Clone, Copy)]
@@ -293,7 +279,7 @@ impl AdamW {
             // per-chunk sums in parallel, added in a fixed order: the norm (and so clipping) is
             // bit-for-bit reproducible whatever the thread scheduling
             let partial: Vec<f64> = match (grads.get(s.var.as_tensor()), rows) {
-                (Some(g), _) => with_f32(g, chunked_squares)?,
+                (Some(g), _) => with_f32_values(g, chunked_squares)?,
                 (None, Some(rows)) => chunked_squares(&rows.values),
                 (None, None) => continue,
             };
@@ -355,7 +341,7 @@ impl AdamW {
             let (m, v) = (&mut s.m, &mut s.v);
             let var = &s.var;
             match (grads.get(var.as_tensor()), rows) {
-                (Some(g), _) => with_f32(g, |g| {
+                (Some(g), _) => with_f32_values(g, |g| {
                     let op = Update {
                         grad: g,
                         m: RefCell::new(m.as_mut_slice()),
