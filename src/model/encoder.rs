@@ -161,7 +161,7 @@ enum QkvProjections {
         value: Proj,
     },
     /// The three stacked into one (inference only).
-    Packed(Proj),
+    Stacked(Proj),
 }
 
 /// `attention.self`: query, key, value projections and scaled dot-product attention.
@@ -199,7 +199,7 @@ impl BertSelfAttention {
         } = &self.projections
         {
             let layers = [query, key, value];
-            self.projections = QkvProjections::Packed(match q {
+            self.projections = QkvProjections::Stacked(match q {
                 Quantization::None => Proj::Packed(ops::pack_linear(&layers)?),
                 _ => Proj::Dense(ops::stack_linear(&layers)?),
             });
@@ -211,7 +211,7 @@ impl BertSelfAttention {
     fn projections_mut(&mut self) -> Vec<&mut Proj> {
         match &mut self.projections {
             QkvProjections::Separate { query, key, value } => vec![query, key, value],
-            QkvProjections::Packed(p) => vec![p],
+            QkvProjections::Stacked(p) => vec![p],
         }
     }
 
@@ -219,10 +219,10 @@ impl BertSelfAttention {
     pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: &Mode) -> Result<Tensor> {
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let (query, key, value) = match (&self.projections, mode) {
-            (QkvProjections::Packed(p), Mode::Eval) => {
+            (QkvProjections::Stacked(p), Mode::Eval) => {
                 return ops::attention_inference(&p.forward(x)?, mask_bias, self.heads, scale)
             }
-            (QkvProjections::Packed(_), _) => {
+            (QkvProjections::Stacked(_), _) => {
                 candle_core::bail!("this encoder was prepared for inference and cannot train")
             }
             (QkvProjections::Separate { query, key, value }, _) => (query, key, value),

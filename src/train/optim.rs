@@ -89,7 +89,6 @@ pub struct AdamW {
     step: u64,
 }
 
-
 /// The scalars of one update.
 #[derive(Clone, Copy)]
 struct Hyper {
