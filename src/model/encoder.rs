@@ -200,7 +200,7 @@ impl BertSelfAttention {
         {
             let layers = [query, key, value];
             self.projections = QkvProjections::Stacked(match q {
-                Quantization::None => Proj::Packed(ops::pack_linear(&layers)?),
+                Quantization::None => Proj::Packed(ops::pack_linear(&ops::stack_linear(&layers)?)?),
                 _ => Proj::Dense(ops::stack_linear(&layers)?),
             });
         }

@@ -163,47 +163,15 @@ pub fn with_f32_values<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
     Ok(f(&data[start..end]))
 }
 
-/// `layers` (same input width) stacked into one projection and packed for the inference gemm
-/// (see [`packed_linear`]): the outputs of `layers[0]`, then of `layers[1]`, ...
-pub fn pack_linear(layers: &[&Linear]) -> Result<PackedLinear> {
-    let mut input = None;
-    let mut rows: Vec<Tensor> = Vec::new();
-    let mut bias = Vec::new();
-    for layer in layers {
-        let (out, k) = layer.weight().dims2()?;
-        if input.replace(k).is_some_and(|i| i != k) {
-            candle_core::bail!("pack_linear: layers of different input widths")
-        }
-        rows.push(layer.weight().contiguous()?);
-        match layer.bias() {
-            Some(b) => bias.extend(b.to_vec1::<f32>()?),
-            None => bias.extend(std::iter::repeat_n(0f32, out)),
-        }
-    }
-    let (Some(k @ 1..), n) = (input, bias.len()) else {
-        candle_core::bail!("pack_linear: no layers, or layers of input width 0")
+/// `layer` packed for the inference gemm (see [`packed_linear`]); stack several layers into
+/// one first with [`stack_linear`].
+pub fn pack_linear(layer: &Linear) -> Result<PackedLinear> {
+    let (out, input) = layer.weight().dims2()?;
+    let bias = match layer.bias() {
+        Some(b) => b.to_vec1::<f32>()?,
+        None => vec![0f32; out],
     };
-    // each layer's weight values, read in place
-    let guards: Vec<_> = rows.iter().map(|t| t.storage_and_layout()).collect();
-    let mut slices: Vec<&[f32]> = Vec::with_capacity(guards.len());
-    for (storage, layout) in &guards {
-        let candle_core::Storage::Cpu(cpu) = &**storage else {
-            candle_core::bail!("pack_linear: expected CPU weights")
-        };
-        let (start, end) = layout
-            .contiguous_offsets()
-            .ok_or_else(|| candle_core::Error::Msg("pack_linear: non-contiguous weight".into()))?;
-        slices.push(&cpu.as_slice::<f32>()?[start..end]);
-    }
-    let row = |j: usize| {
-        let (mut layer, mut j) = (0, j);
-        while j * k >= slices[layer].len() {
-            j -= slices[layer].len() / k;
-            layer += 1;
-        }
-        &slices[layer][j * k..(j + 1) * k]
-    };
-    PackedLinear::from_rows(n, k, row, bias)
+    with_f32_values(layer.weight(), |w| PackedLinear::new(w, out, input, bias))?
 }
 
 /// Inference only: `x W^T + b`, or `gelu(x W^T + b)` (exact GELU, applied as each output is
@@ -407,7 +375,7 @@ mod tests {
         let (ln_w, ln_b) = (randn(&[21], 1.0), randn(&[21], 1.0));
         let (x, residual) = (x.as_tensor(), residual.as_tensor());
         let dense = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-        let packed = pack_linear(&[&dense]).unwrap();
+        let packed = pack_linear(&dense).unwrap();
         let plain = linear(x, &dense).unwrap();
         let got = packed_linear(x, &packed, false).unwrap();
         assert!(
@@ -436,7 +404,7 @@ mod tests {
             max_diff(&got, &want)
         );
         // a layer without bias; inputs and residuals of the wrong width
-        let no_bias = pack_linear(&[&Linear::new(w.as_tensor().clone(), None)]).unwrap();
+        let no_bias = pack_linear(&Linear::new(w.as_tensor().clone(), None)).unwrap();
         let want = linear(x, &Linear::new(w.as_tensor().clone(), None)).unwrap();
         assert!(max_diff(&packed_linear(x, &no_bias, false).unwrap(), &want) < 1e-5);
         assert!(packed_linear(residual, &packed, false).is_err());
@@ -453,7 +421,8 @@ mod tests {
                 Linear::new(w, b)
             })
             .collect();
-        let packed = pack_linear(&[&layers[0], &layers[1], &layers[2]]).unwrap();
+        let stacked = stack_linear(&[&layers[0], &layers[1], &layers[2]]).unwrap();
+        let packed = pack_linear(&stacked).unwrap();
         let got = packed_linear(x.as_tensor(), &packed, false).unwrap();
         let parts: Vec<Tensor> = layers
             .iter()

@@ -86,7 +86,7 @@ impl Proj {
     /// stay as they are.
     pub fn prepare(&mut self, q: Quantization) -> Result<()> {
         match (&*self, q) {
-            (Self::Dense(l), Quantization::None) => *self = Self::Packed(ops::pack_linear(&[l])?),
+            (Self::Dense(l), Quantization::None) => *self = Self::Packed(ops::pack_linear(l)?),
             _ => self.quantize(q)?,
         }
         Ok(())

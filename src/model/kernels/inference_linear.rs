@@ -21,18 +21,19 @@ pub struct PackedLinear {
 }
 
 impl PackedLinear {
-    /// From the `n` weight rows (`row(j)`: the `k` input weights of output `j`) and the bias.
-    pub fn from_rows<'a>(
-        n: usize,
-        k: usize,
-        row: impl Fn(usize) -> &'a [f32] + Sync,
-        bias: Vec<f32>,
-    ) -> Result<Self> {
-        if bias.len() != n {
-            bail!("linear: bias of {} values for {n} outputs", bias.len())
+    /// From a row-major weight `[out, in]` and its bias `[out]`.
+    pub fn new(weight: &[f32], out: usize, input: usize, bias: Vec<f32>) -> Result<Self> {
+        if weight.len() != out * input {
+            bail!(
+                "linear: weight of {} values is not {out} x {input}",
+                weight.len()
+            )
+        }
+        if bias.len() != out {
+            bail!("linear: bias of {} values for {out} outputs", bias.len())
         }
         Ok(Self {
-            weight: PackedWeight::from_rows(n, k, row),
+            weight: PackedWeight::new(weight, out, input),
             bias,
         })
     }

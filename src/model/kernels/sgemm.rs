@@ -43,18 +43,14 @@ impl PackedWeight {
             "weight of {} values is not {n} x {k}",
             w.len()
         );
-        Self::from_rows(n, k, |j| &w[j * k..(j + 1) * k])
-    }
-
-    /// Packs the `n` rows `row(j)` of `k` values each (rows may live in separate buffers).
-    pub fn from_rows<'a>(n: usize, k: usize, row: impl Fn(usize) -> &'a [f32] + Sync) -> Self {
         let panels = n.div_ceil(NR);
         let mut data = vec![0f32; panels * k * NR];
         data.par_chunks_mut((k * NR).max(1))
             .enumerate()
             .for_each(|(p, panel)| {
                 for c in 0..NR.min(n - p * NR) {
-                    for (kk, &v) in row(p * NR + c)[..k].iter().enumerate() {
+                    let row = &w[(p * NR + c) * k..(p * NR + c + 1) * k];
+                    for (kk, &v) in row.iter().enumerate() {
                         panel[kk * NR + c] = v;
                     }
                 }
