@@ -340,30 +340,34 @@ mod tests {
 
     #[test]
     fn fused_inference_attention_matches_the_training_ops() {
-        // 150 keys: two full query blocks and a partial one; the second item pads 20 keys
-        let (batch, seq, heads, head_dim) = (2, 150, 3, 8);
-        let hidden = heads * head_dim;
-        let q = randn(&[batch, seq, hidden], 1.0);
-        let k = randn(&[batch, seq, hidden], 1.0);
-        let v = randn(&[batch, seq, hidden], 1.0);
-        let bias: Vec<f32> = (0..batch * seq)
-            .map(|i| {
-                if i >= seq && i % seq >= seq - 20 {
-                    -1e9
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let mask = Tensor::from_vec(bias, (batch, 1, 1, seq), &Device::Cpu).unwrap();
-        let scale = 1.0 / (head_dim as f64).sqrt();
-        let (q, k, v) = (q.as_tensor(), k.as_tensor(), v.as_tensor());
-        let scores = attention_scores(q, k, heads, scale).unwrap();
-        let probs = attention_probs(&scores, &mask, None).unwrap();
-        let want = attention_context(&probs, v, heads).unwrap();
-        let qkv = Tensor::cat(&[q, k, v], 2).unwrap();
-        let got = attention_inference(&qkv, &mask, heads, scale).unwrap();
-        assert!(max_diff(&got, &want) < 1e-5, "{}", max_diff(&got, &want));
+        // 150 keys: two full query blocks and a partial one; the second item pads 20 keys.
+        // Heads of 8 values have their values packed, heads of 16 read in place.
+        for head_dim in [8, 16] {
+            let (batch, seq, heads) = (2, 150, 3);
+            let hidden = heads * head_dim;
+            let q = randn(&[batch, seq, hidden], 1.0);
+            let k = randn(&[batch, seq, hidden], 1.0);
+            let v = randn(&[batch, seq, hidden], 1.0);
+            let bias: Vec<f32> = (0..batch * seq)
+                .map(|i| {
+                    if i >= seq && i % seq >= seq - 20 {
+                        -1e9
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mask = Tensor::from_vec(bias, (batch, 1, 1, seq), &Device::Cpu).unwrap();
+            let scale = 1.0 / (head_dim as f64).sqrt();
+            let (q, k, v) = (q.as_tensor(), k.as_tensor(), v.as_tensor());
+            let scores = attention_scores(q, k, heads, scale).unwrap();
+            let probs = attention_probs(&scores, &mask, None).unwrap();
+            let want = attention_context(&probs, v, heads).unwrap();
+            let qkv = Tensor::cat(&[q, k, v], 2).unwrap();
+            let got = attention_inference(&qkv, &mask, heads, scale).unwrap();
+            let diff = max_diff(&got, &want);
+            assert!(diff < 1e-5, "head_dim {head_dim}: {diff}");
+        }
     }
 
     #[test]

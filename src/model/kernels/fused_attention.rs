@@ -1,11 +1,13 @@
 //! Inference attention in one pass per block of queries: scores, mask, softmax and the product
 //! with the values, without ever storing the `[batch, heads, seq, seq]` score tensor.
 //!
-//! Each rayon task takes one (batch, head, block of up to [`QUERY_BLOCK`] queries), computes
-//! that block's scores into a buffer of its own (`block x seq`, in cache), turns them into
-//! unnormalised probabilities `exp(s - max)` in place, writes their product with `v` straight
-//! into the context (laid out as `[batch, seq, heads * head_dim]`) and divides each context row
-//! by its sum (`head_dim` divisions instead of `seq` per row). The projections come packed,
+//! Each rayon task takes one (batch, head): it packs that head's keys and values once into the
+//! panel layout of naba's gemm ([`super::sgemm`]), then, block of [`QUERY_BLOCK`] queries by
+//! block, computes the block's scores into a buffer of its own (`block x seq`, in cache), turns
+//! them into unnormalised probabilities `exp(scale s + mask - max)` in place, writes their
+//! product with `v` straight into the context (laid out as `[batch, seq, heads * head_dim]`) and
+//! divides each context row by its sum (`head_dim` divisions instead of `seq` per row). Queries
+//! and scores are read in place by the gemm micro-kernel. The projections come packed,
 //! `[q | k | v]` per position, as one fused projection writes them. Training keeps the separate
 //! ops, whose backward passes need the probabilities.
 
@@ -13,8 +15,9 @@ use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape};
 use rayon::prelude::*;
 
 use super::attention::AttentionDims;
+use super::sgemm::{gemm_rows, PackedWeight, Panels, NR};
 use super::softmax::exp_row_in_place;
-use super::{f32_output, f32_slice, MatView, Product, SharedMut};
+use super::{f32_output, f32_slice, MatView, SharedMut};
 
 /// Queries per task: small enough that a block's scores stay in cache.
 const QUERY_BLOCK: usize = 64;
@@ -66,6 +69,74 @@ impl FusedAttention {
     }
 }
 
+/// One task's buffers, reused from head to head.
+#[derive(Default)]
+struct Scratch {
+    keys: PackedWeight,
+    values: PackedWeight,
+    scores: Vec<f32>,
+    sums: Vec<f32>,
+    edge: Vec<f32>,
+}
+
+impl FusedAttention {
+    /// Attention of head `h` of batch item `b`, written into its columns of the context at
+    /// `dst` (`[batch, seq, hidden]`, zeros there on entry).
+    ///
+    /// # Safety
+    /// `dst` must point to the context, whose head-`h` columns of batch item `b` no one else
+    /// touches meanwhile.
+    unsafe fn head(&self, qkv: &[f32], b: usize, h: usize, s: &mut Scratch, dst: SharedMut) {
+        let d = self.dims;
+        // scores = q k^T: the keys are the packed weight, `[seq, head_dim]`
+        s.keys
+            .pack(qkv, self.head_view(Some(Part::Key), b, h, 0, d.seq), false);
+        // context = p v: v (`[seq, head_dim]`, rows `3 hidden` apart) is read in place when its
+        // width is a whole number of panels, else packed
+        let values = self.head_view(Some(Part::Value), b, h, 0, d.seq);
+        let values = if d.head_dim.is_multiple_of(NR) {
+            Panels::in_place(qkv, values.offset, d.seq, d.head_dim, values.rs)
+        } else {
+            s.values.pack(qkv, values.t(), false);
+            s.values.panels()
+        };
+        let mask = &self.mask[b * d.seq..(b + 1) * d.seq];
+        for row in (0..d.seq).step_by(QUERY_BLOCK) {
+            let rows = QUERY_BLOCK.min(d.seq - row);
+            let scores = &mut s.scores;
+            scores.clear();
+            scores.resize(rows * d.seq, 0.0);
+            let queries = self.head_view(Some(Part::Query), b, h, row, rows);
+            let q = &qkv[queries.offset..];
+            let keys = s.keys.panels();
+            gemm_rows(
+                q,
+                queries.rs,
+                rows,
+                &keys,
+                &mut s.edge,
+                scores.as_mut_ptr(),
+                d.seq,
+            );
+            s.sums.clear();
+            s.sums.extend(
+                scores
+                    .chunks_mut(d.seq)
+                    .map(|x| exp_row_in_place(x, mask, self.scale)),
+            );
+            let out = self.head_view(None, b, h, row, rows);
+            let context = dst.ptr().add(out.offset);
+            gemm_rows(scores, d.seq, rows, &values, &mut s.edge, context, out.rs);
+            for (i, &sum) in s.sums.iter().enumerate() {
+                let inv = 1.0 / sum;
+                for v in std::slice::from_raw_parts_mut(context.add(i * out.rs), d.head_dim) {
+                    *v *= inv;
+                }
+            }
+        }
+    }
+}
+
 impl CustomOp1 for FusedAttention {
     fn name(&self) -> &'static str {
         "naba-fused-attention"
@@ -83,54 +154,15 @@ impl CustomOp1 for FusedAttention {
             bail!("fused attention: mask of {} values", self.mask.len())
         }
         let shape: Shape = (d.batch, d.seq, hidden).into();
-        let blocks = d.seq.div_ceil(QUERY_BLOCK);
         let mut out = vec![0f32; shape.elem_count()];
         let dst = SharedMut(out.as_mut_ptr());
-        (0..d.batch * d.heads * blocks)
+        (0..d.batch * d.heads)
             .into_par_iter()
-            .for_each_init(
-                || (vec![0f32; QUERY_BLOCK * d.seq], [0f32; QUERY_BLOCK]),
-                |(scores, sums), task| {
-                    let (bh, block) = (task / blocks, task % blocks);
-                    let (b, h) = (bh / d.heads, bh % d.heads);
-                    let row = block * QUERY_BLOCK;
-                    let rows = QUERY_BLOCK.min(d.seq - row);
-                    let block_view = MatView::row_major(0, rows, d.seq);
-                    let logits = Product {
-                        lhs: qkv,
-                        lhs_view: self.head_view(Some(Part::Query), b, h, row, rows),
-                        rhs: qkv,
-                        rhs_view: self.head_view(Some(Part::Key), b, h, 0, d.seq).t(),
-                        scale: self.scale,
-                    };
-                    // SAFETY: `scores` is this task's own buffer, large enough for the block.
-                    unsafe { logits.write(scores.as_mut_ptr(), block_view, false, false) };
-                    let mask = &self.mask[b * d.seq..(b + 1) * d.seq];
-                    for (x, sum) in scores.chunks_mut(d.seq).zip(sums.iter_mut()).take(rows) {
-                        *sum = exp_row_in_place(x, mask);
-                    }
-                    let out_view = self.head_view(None, b, h, row, rows);
-                    let context = Product {
-                        lhs: scores,
-                        lhs_view: block_view,
-                        rhs: qkv,
-                        rhs_view: self.head_view(Some(Part::Value), b, h, 0, d.seq),
-                        scale: 1.0,
-                    };
-                    // SAFETY: each task writes its own rows of its own head's columns of `out`,
-                    // first the unnormalised product, then each row divided by its sum.
-                    unsafe {
-                        context.write(dst.ptr(), out_view, false, false);
-                        for (i, &sum) in sums.iter().enumerate().take(rows) {
-                            let start = dst.ptr().add(out_view.offset + i * out_view.rs);
-                            let inv = 1.0 / sum;
-                            for v in std::slice::from_raw_parts_mut(start, d.head_dim) {
-                                *v *= inv;
-                            }
-                        }
-                    };
-                },
-            );
+            .for_each_init(Scratch::default, |scratch, task| {
+                let (b, h) = (task / d.heads, task % d.heads);
+                // SAFETY: each task writes only its own head's columns of `out`.
+                unsafe { self.head(qkv, b, h, scratch, dst) }
+            });
         f32_output(out, shape)
     }
 }

@@ -19,7 +19,7 @@ pub(crate) fn gelu_in_place(xs: &mut [f32]) {
 }
 
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn gelu_chunk(xs: &mut [f32]) {
+pub(crate) fn gelu_chunk(xs: &mut [f32]) {
     for x in xs {
         *x = 0.5 * *x * (1.0 + math::erf(*x * FRAC_1_SQRT_2));
     }

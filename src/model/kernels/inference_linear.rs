@@ -6,14 +6,13 @@
 //! and the separate ops.
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
-use rayon::prelude::*;
 
 use super::layer_norm::normalize_row_in_place;
 use super::linear::with_last_dim;
-use super::sgemm::{matmul_acc, PackedWeight};
-use super::{f32_output, f32_slice, gelu, MIN_ROWS_PER_TASK};
+use super::sgemm::{matmul, PackedWeight, Start};
+use super::{f32_output, f32_slice, gelu};
 
-/// A projection ready for inference: the weight packed for [`matmul_acc`], and the bias.
+/// A projection ready for inference: the weight packed for [`matmul`], and the bias.
 #[derive(Debug, Clone)]
 pub struct PackedLinear {
     weight: PackedWeight,
@@ -38,28 +37,28 @@ impl PackedLinear {
         })
     }
 
-    /// `[out]` values per row of `x` (`[rows, in]`): the bias (plus `residual`'s row when
-    /// given), then the product added by the packed gemm.
-    fn product(&self, x: &[f32], layout: &Layout, residual: Option<&[f32]>) -> Result<Vec<f32>> {
-        let (input, out) = (self.weight.k(), self.weight.n());
+    /// `finish(x W^T + b [+ residual])` for `x`: `[rows, in]`; `finish` runs on blocks of whole
+    /// rows as soon as each is computed (see [`matmul`]).
+    fn product(
+        &self,
+        x: &[f32],
+        layout: &Layout,
+        residual: Option<&[f32]>,
+        finish: impl Fn(&mut [f32]) + Sync,
+    ) -> Result<Vec<f32>> {
+        let input = self.weight.k();
         if layout.dims().last() != Some(&input) {
             bail!("linear: input {:?} does not end in {input}", layout.dims())
         }
         let rows = x.len() / input.max(1);
-        let mut y = vec![0f32; rows * out];
-        y.par_chunks_mut(out)
-            .enumerate()
-            .with_min_len(MIN_ROWS_PER_TASK)
-            .for_each(|(row, y)| match residual {
-                Some(r) => {
-                    for ((y, &b), &r) in y.iter_mut().zip(&self.bias).zip(&r[row * out..]) {
-                        *y = b + r;
-                    }
-                }
-                None => y.copy_from_slice(&self.bias),
-            });
-        matmul_acc(x, rows, &self.weight, &mut y);
-        Ok(y)
+        let start = match residual {
+            Some(residual) => Start::BiasResidual {
+                bias: &self.bias,
+                residual,
+            },
+            None => Start::Bias(&self.bias),
+        };
+        Ok(matmul(x, rows, &self.weight, start, finish))
     }
 }
 
@@ -99,17 +98,16 @@ impl CustomOp1 for PackedLinearOp<'_> {
     /// `x W^T + b` or `gelu(x W^T + b)`.
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l, CustomOp1::name(self))?;
-        let mut y = self.linear.product(x, l, None)?;
-        match self.epilogue {
-            Epilogue::Identity => {}
-            Epilogue::Gelu => gelu::gelu_in_place(&mut y),
+        let y = match self.epilogue {
+            Epilogue::Identity => self.linear.product(x, l, None, |_| {})?,
+            Epilogue::Gelu => self.linear.product(x, l, None, gelu::gelu_chunk)?,
             Epilogue::ResidualLayerNorm { .. } => {
                 bail!(
                     "{}: this epilogue needs the residual",
                     CustomOp1::name(self)
                 )
             }
-        }
+        };
         f32_output(y, with_last_dim(l.shape(), self.linear.weight.n()))
     }
 }
@@ -141,10 +139,14 @@ impl CustomOp2 for PackedLinearOp<'_> {
                 l2.dims()
             )
         }
-        let mut y = self.linear.product(x, l1, Some(residual))?;
-        y.par_chunks_mut(out)
-            .with_min_len(MIN_ROWS_PER_TASK)
-            .for_each(|row| normalize_row_in_place(row, weight, bias, eps));
+        if residual.len() != shape.elem_count() {
+            bail!("{name}: the residual is not contiguous")
+        }
+        let y = self.linear.product(x, l1, Some(residual), |rows| {
+            for row in rows.chunks_mut(out) {
+                normalize_row_in_place(row, weight, bias, eps)
+            }
+        })?;
         f32_output(y, shape)
     }
 }

@@ -29,13 +29,15 @@ pub(crate) fn softmax_row(x: &[f32], mask: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Replaces one row `x` by `exp(x + mask - max)` and returns the sum of the new values: an
-/// unnormalised softmax whose division is left to the caller (`mask` may be empty: no mask).
+/// Replaces one row `x` by `exp(scale x + mask - max)` and returns the sum of the new values:
+/// an unnormalised softmax whose division is left to the caller (`mask` may be empty: no mask).
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-pub(crate) fn exp_row_in_place(x: &mut [f32], mask: &[f32]) -> f32 {
-    if !mask.is_empty() {
+pub(crate) fn exp_row_in_place(x: &mut [f32], mask: &[f32], scale: f32) -> f32 {
+    if mask.is_empty() {
+        x.iter_mut().for_each(|v| *v *= scale);
+    } else {
         for (x, &m) in x.iter_mut().zip(mask) {
-            *x += m;
+            *x = *x * scale + m;
         }
     }
     let max = math::max(x);
