@@ -91,25 +91,32 @@ pub fn exp(x: f32) -> f32 {
     }
 }
 
-/// The error function, absolute error below 4e-7 (Abramowitz & Stegun 7.1.26, the same
-/// approximation as PyTorch's vectorised CPU `erf`).
+/// The error function, absolute error below 4e-7: the rational approximation of Eigen and XLA
+/// (odd numerator of degree 13, even denominator of degree 8, input clamped to [-4, 4]), with
+/// no `exp` and one division.
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
-    const P: f32 = 0.327_591_1;
-    const A1: f32 = 0.254_829_6;
-    const A2: f32 = -0.284_496_74;
-    const A3: f32 = 1.421_413_7;
-    const A4: f32 = -1.453_152_1;
-    const A5: f32 = 1.061_405_4;
-    let z = x.abs();
-    let t = 1.0 / (1.0 + P * z);
-    let poly = ((((A5 * t + A4) * t + A3) * t + A2) * t + A1) * t;
-    let y = 1.0 - poly * exp(-z * z);
-    if x < 0.0 {
-        -y
-    } else {
-        y
-    }
+    const ALPHA: [f32; 7] = [
+        -2.726_142_3e-10,
+        2.770_681_4e-8,
+        -2.101_024e-6,
+        -5.692_506_4e-5,
+        -7.349_906_3e-4,
+        -2.954_600_1e-3,
+        -1.609_603_3e-2,
+    ];
+    const BETA: [f32; 5] = [
+        -1.456_607_2e-5,
+        -2.133_740_6e-4,
+        -1.682_827e-3,
+        -7.373_329_3e-3,
+        -1.426_474e-2,
+    ];
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let p = ALPHA[1..].iter().fold(ALPHA[0], |p, &a| p * x2 + a) * x;
+    let q = BETA[1..].iter().fold(BETA[0], |q, &b| q * x2 + b);
+    p / q
 }
 
 #[cfg(test)]
