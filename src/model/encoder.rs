@@ -188,10 +188,10 @@ impl BertSelfAttention {
         })
     }
 
-    /// Stacks f32 query, key and value into one projection (one product instead of three):
-    /// packed for naba's gemm for [`Quantization::None`], else a plain layer to be quantised.
-    /// Quantised or already stacked projections stay as they are.
-    fn pack(&mut self, q: Quantization) -> Result<()> {
+    /// Stacks f32 query, key and value into one projection (one product instead of three), to
+    /// be prepared for inference like the others. Quantised or already stacked projections stay
+    /// as they are.
+    fn stack(&mut self) -> Result<()> {
         if let QkvProjections::Separate {
             query: Proj::Dense(query),
             key: Proj::Dense(key),
@@ -199,10 +199,7 @@ impl BertSelfAttention {
         } = &self.projections
         {
             let layers = [query, key, value];
-            self.projections = QkvProjections::Stacked(match q {
-                Quantization::None => Proj::Packed(ops::pack_linear(&ops::stack_linear(&layers)?)?),
-                _ => Proj::Dense(ops::stack_linear(&layers)?),
-            });
+            self.projections = QkvProjections::Stacked(Proj::Dense(ops::stack_linear(&layers)?));
         }
         Ok(())
     }
@@ -432,15 +429,15 @@ impl BertModel {
     }
 
     /// Readies the encoder for inference (do not train it afterwards): query, key and value
-    /// stacked into one projection per layer; then, for [`Quantization::None`], every
-    /// projection packed for naba's inference gemm with its GELU or residual + LayerNorm fused
-    /// in, or, otherwise, projections in `q` blocks and the word embedding in 8-bit rows (see
-    /// [`super::quantize`]).
+    /// stacked into one projection per layer; then every projection packed for naba's
+    /// inference gemm with its GELU or residual + LayerNorm fused in (f32 weights, or 8-bit
+    /// blocks for [`Quantization::Q8`]), or, for [`Quantization::Q4`], in 4-bit blocks; with
+    /// either quantisation the word embedding in 8-bit rows (see [`super::quantize`]).
     pub fn prepare_for_inference(&mut self, q: Quantization) -> Result<()> {
         self.embeddings.quantize(q)?;
         for layer in &mut self.layers {
             let a = &mut layer.attention;
-            a.self_attention.pack(q)?;
+            a.self_attention.stack()?;
             a.output.layer_norm.prepare()?;
             layer.output.layer_norm.prepare()?;
             let mut projections = a.self_attention.projections_mut();

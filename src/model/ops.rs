@@ -163,15 +163,17 @@ pub fn with_f32_values<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
     Ok(f(&data[start..end]))
 }
 
-/// `layer` packed for the inference gemm (see [`packed_linear`]); stack several layers into
-/// one first with [`stack_linear`].
-pub fn pack_linear(layer: &Linear) -> Result<PackedLinear> {
+/// `layer` packed for the inference gemm (see [`packed_linear`]), its weight as 8-bit blocks
+/// when `q8`; stack several layers into one first with [`stack_linear`].
+pub fn pack_linear(layer: &Linear, q8: bool) -> Result<PackedLinear> {
     let (out, input) = layer.weight().dims2()?;
     let bias = match layer.bias() {
         Some(b) => b.to_vec1::<f32>()?,
         None => vec![0f32; out],
     };
-    with_f32_values(layer.weight(), |w| PackedLinear::new(w, out, input, bias))?
+    with_f32_values(layer.weight(), |w| {
+        PackedLinear::new(w, out, input, bias, q8)
+    })?
 }
 
 /// Inference only: `x W^T + b`, or `gelu(x W^T + b)` (exact GELU, applied as each output is
@@ -379,7 +381,7 @@ mod tests {
         let (ln_w, ln_b) = (randn(&[21], 1.0), randn(&[21], 1.0));
         let (x, residual) = (x.as_tensor(), residual.as_tensor());
         let dense = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-        let packed = pack_linear(&dense).unwrap();
+        let packed = pack_linear(&dense, false).unwrap();
         let plain = linear(x, &dense).unwrap();
         let got = packed_linear(x, &packed, false).unwrap();
         assert!(
@@ -408,7 +410,7 @@ mod tests {
             max_diff(&got, &want)
         );
         // a layer without bias; inputs and residuals of the wrong width
-        let no_bias = pack_linear(&Linear::new(w.as_tensor().clone(), None)).unwrap();
+        let no_bias = pack_linear(&Linear::new(w.as_tensor().clone(), None), false).unwrap();
         let want = linear(x, &Linear::new(w.as_tensor().clone(), None)).unwrap();
         assert!(max_diff(&packed_linear(x, &no_bias, false).unwrap(), &want) < 1e-5);
         assert!(packed_linear(residual, &packed, false).is_err());
@@ -426,7 +428,7 @@ mod tests {
             })
             .collect();
         let stacked = stack_linear(&[&layers[0], &layers[1], &layers[2]]).unwrap();
-        let packed = pack_linear(&stacked).unwrap();
+        let packed = pack_linear(&stacked, false).unwrap();
         let got = packed_linear(x.as_tensor(), &packed, false).unwrap();
         let parts: Vec<Tensor> = layers
             .iter()

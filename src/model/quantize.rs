@@ -1,6 +1,7 @@
-//! Quantised inference: the encoder's projections with 8-bit or 4-bit weights (GGML `Q8_0` /
-//! `Q4_0` blocks of 32 values with one scale, candle's quantised matmul), and the word
-//! embedding stored as 8-bit rows.
+//! Quantised inference: the encoder's projections with 8-bit weights (blocks of 32 input values
+//! with one f32 scale, as GGML's `Q8_0`, run by naba's packed gemm, which dequantises one panel
+//! run at a time in cache) or 4-bit weights (GGML `Q4_0` blocks, candle's quantised matmul),
+//! and the word embedding stored as 8-bit rows.
 //!
 //! Training always runs in f32; quantisation is a choice made when a model is loaded for
 //! inference (`--quantize q8|q4`), never stored in the model.
@@ -11,6 +12,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::Linear;
 
+use super::kernels::sgemm::{quantize_block, Q8_BLOCK};
 use super::ops::{self, PackedLinear};
 
 /// Weight precision of the encoder at inference.
@@ -19,7 +21,8 @@ pub enum Quantization {
     /// f32 weights (as trained).
     #[default]
     None,
-    /// 8-bit blocks (`Q8_0`) for the projections, 8-bit rows for the word embedding.
+    /// 8-bit blocks (`Q8_0`'s scheme, f32 scales) for the projections, in naba's packed gemm;
+    /// 8-bit rows for the word embedding.
     Q8,
     /// 4-bit blocks (`Q4_0`) for the projections, 8-bit rows for the word embedding.
     Q4,
@@ -39,11 +42,11 @@ impl FromStr for Quantization {
 }
 
 impl Quantization {
-    /// The GGML block type of the projections, `None` for f32.
+    /// The GGML block type of projections run by candle's quantised matmul (4-bit only; f32
+    /// and 8-bit projections run in naba's packed gemm).
     fn ggml(self) -> Option<GgmlDType> {
         match self {
-            Self::None => None,
-            Self::Q8 => Some(GgmlDType::Q8_0),
+            Self::None | Self::Q8 => None,
             Self::Q4 => Some(GgmlDType::Q4_0),
         }
     }
@@ -81,19 +84,21 @@ impl Proj {
         }
     }
 
-    /// Readies an f32 projection for inference: quantised to `q` blocks, or, for
-    /// [`Quantization::None`], packed for naba's inference gemm. Projections already prepared
-    /// stay as they are.
+    /// Readies an f32 projection for inference: packed for naba's inference gemm (f32 for
+    /// [`Quantization::None`], 8-bit blocks for [`Quantization::Q8`]), or quantised to 4-bit
+    /// blocks for candle's quantised matmul. Projections already prepared stay as they are.
     pub fn prepare(&mut self, q: Quantization) -> Result<()> {
         match (&*self, q) {
-            (Self::Dense(l), Quantization::None) => *self = Self::Packed(ops::pack_linear(l)?),
+            (Self::Dense(l), Quantization::None | Quantization::Q8) => {
+                *self = Self::Packed(ops::pack_linear(l, q == Quantization::Q8)?)
+            }
             _ => self.quantize(q)?,
         }
         Ok(())
     }
 
-    /// Replaces an f32 weight by `q` blocks (no-op for [`Quantization::None`] or when the input
-    /// width is not a multiple of the 32-value block).
+    /// Replaces an f32 weight by 4-bit blocks for [`Quantization::Q4`] (no-op otherwise or when
+    /// the input width is not a multiple of the 32-value block).
     fn quantize(&mut self, q: Quantization) -> Result<()> {
         let (Self::Dense(l), Some(dtype)) = (&*self, q.ggml()) else {
             return Ok(());
@@ -125,24 +130,22 @@ pub struct Q8Embedding {
     rows: usize,
 }
 
-const BLOCK: usize = 32;
+const BLOCK: usize = Q8_BLOCK;
 
 impl Q8Embedding {
-    /// Quantises `table` (`[rows, width]`, f32).
+    /// Quantises `table` (`[rows, width]`, f32), read in place.
     pub fn new(table: &Tensor) -> Result<Self> {
         let (rows, width) = table.dims2()?;
-        let data = table.flatten_all()?.to_vec1::<f32>()?;
-        let mut values = Vec::with_capacity(data.len());
-        let mut scales = Vec::with_capacity(data.len().div_ceil(BLOCK));
-        for row in data.chunks(width) {
-            for block in row.chunks(BLOCK) {
-                let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
-                let scale = amax / 127.0;
-                let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-                scales.push(scale);
-                values.extend(block.iter().map(|x| (x * inv).round() as i8));
+        let (values, scales) = ops::with_f32_values(table, |data| {
+            let mut values = vec![0i8; data.len()];
+            let mut scales = Vec::with_capacity(rows * width.div_ceil(BLOCK));
+            for (row, out) in data.chunks(width).zip(values.chunks_mut(width)) {
+                for (block, out) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
+                    scales.push(quantize_block(block, out));
+                }
             }
-        }
+            (values, scales)
+        })?;
         Ok(Self {
             values,
             scales,
@@ -201,8 +204,11 @@ mod tests {
             (Quantization::Q4, 0.15 * scale),
         ] {
             let mut p = Proj::Dense(Linear::new(w.clone(), Some(b.clone())));
-            p.quantize(q).unwrap();
-            assert!(matches!(p, Proj::Quantized { .. }));
+            p.prepare(q).unwrap();
+            match q {
+                Quantization::Q8 => assert!(matches!(p, Proj::Packed(_))),
+                _ => assert!(matches!(p, Proj::Quantized { .. })),
+            }
             let got = p.forward(&x).unwrap();
             assert_eq!(got.dims(), want.dims());
             let d = max_diff(&got, &want);

@@ -15,7 +15,7 @@ use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape};
 use rayon::prelude::*;
 
 use super::attention::AttentionDims;
-use super::sgemm::{gemm_rows, PackedWeight, Panels, NR};
+use super::sgemm::{gemm_rows, PackedWeight, Panels, Scratch as GemmScratch, NR};
 use super::softmax::exp_row_in_place;
 use super::{f32_output, f32_slice, MatView, SharedMut};
 
@@ -76,7 +76,7 @@ struct Scratch {
     values: PackedWeight,
     scores: Vec<f32>,
     sums: Vec<f32>,
-    edge: Vec<f32>,
+    gemm: GemmScratch,
 }
 
 impl FusedAttention {
@@ -114,7 +114,7 @@ impl FusedAttention {
                 queries.rs,
                 rows,
                 &keys,
-                &mut s.edge,
+                &mut s.gemm,
                 scores.as_mut_ptr(),
                 d.seq,
             );
@@ -126,7 +126,7 @@ impl FusedAttention {
             );
             let out = self.head_view(None, b, h, row, rows);
             let context = dst.ptr().add(out.offset);
-            gemm_rows(scores, d.seq, rows, &values, &mut s.edge, context, out.rs);
+            gemm_rows(scores, d.seq, rows, &values, &mut s.gemm, context, out.rs);
             for (i, &sum) in s.sums.iter().enumerate() {
                 let inv = 1.0 / sum;
                 for v in std::slice::from_raw_parts_mut(context.add(i * out.rs), d.head_dim) {

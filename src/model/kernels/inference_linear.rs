@@ -20,8 +20,9 @@ pub struct PackedLinear {
 }
 
 impl PackedLinear {
-    /// From a row-major weight `[out, in]` and its bias `[out]`.
-    pub fn new(weight: &[f32], out: usize, input: usize, bias: Vec<f32>) -> Result<Self> {
+    /// From a row-major weight `[out, in]` and its bias `[out]`; with `q8`, the weight is kept
+    /// as 8-bit blocks ([`PackedWeight::new_q8`]).
+    pub fn new(weight: &[f32], out: usize, input: usize, bias: Vec<f32>, q8: bool) -> Result<Self> {
         if weight.len() != out * input {
             bail!(
                 "linear: weight of {} values is not {out} x {input}",
@@ -31,10 +32,12 @@ impl PackedLinear {
         if bias.len() != out {
             bail!("linear: bias of {} values for {out} outputs", bias.len())
         }
-        Ok(Self {
-            weight: PackedWeight::new(weight, out, input),
-            bias,
-        })
+        let weight = if q8 {
+            PackedWeight::new_q8(weight, out, input)
+        } else {
+            PackedWeight::new(weight, out, input)
+        };
+        Ok(Self { weight, bias })
     }
 
     /// `finish(x W^T + b [+ residual])` for `x`: `[rows, in]`; `finish` runs on blocks of whole

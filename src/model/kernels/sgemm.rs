@@ -27,12 +27,45 @@ const MC: usize = 192;
 /// Tasks per thread to aim for, so that uneven tasks still balance.
 const TASKS_PER_THREAD: usize = 4;
 
-/// A weight `[n, k]` packed into `NR`-column panels (see the module docs).
+/// Depths per 8-bit block: each column of an 8-bit weight has one scale per block (the blocks
+/// of GGML's `Q8_0`).
+pub const Q8_BLOCK: usize = 32;
+
+/// A weight `[n, k]` packed into `NR`-column panels (see the module docs), with f32 values or
+/// 8-bit ones.
 #[derive(Debug, Clone, Default)]
 pub struct PackedWeight {
-    data: Vec<f32>,
+    values: Values,
     n: usize,
     k: usize,
+}
+
+/// The values of a [`PackedWeight`], panel after panel.
+#[derive(Debug, Clone)]
+enum Values {
+    /// f32: panel `p` is `k` runs of [`NR`] values.
+    F32(Vec<f32>),
+    /// 8-bit: the runs as `i8`, and per panel and block of [`Q8_BLOCK`] depths the [`NR`]
+    /// columns' scales (value = `i8 * scale`).
+    Q8 { runs: Vec<i8>, scales: Vec<f32> },
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Self::F32(Vec::new())
+    }
+}
+
+/// Quantises `block` to `out` (same length) as `round(x / scale)` with `scale = max |x| / 127`,
+/// and returns the scale (0 for an all-zero block).
+pub(crate) fn quantize_block(block: &[f32], out: &mut [i8]) -> f32 {
+    let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = amax / 127.0;
+    let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+    for (q, x) in out.iter_mut().zip(block) {
+        *q = (x * inv).round() as i8;
+    }
+    scale
 }
 
 impl PackedWeight {
@@ -55,8 +88,12 @@ impl PackedWeight {
         let (n, k) = (view.rows, view.cols);
         self.n = n;
         self.k = k;
-        self.data.clear();
-        self.data.resize(n.div_ceil(NR) * k * NR, 0.0);
+        let mut data = match std::mem::take(&mut self.values) {
+            Values::F32(data) => data,
+            Values::Q8 { .. } => Vec::new(),
+        };
+        data.clear();
+        data.resize(n.div_ceil(NR) * k * NR, 0.0);
         let pack_panel = |(p, panel): (usize, &mut [f32])| {
             let first = view.offset + p * NR * view.rs;
             for (kk, run) in panel.chunks_exact_mut(NR).enumerate() {
@@ -68,15 +105,47 @@ impl PackedWeight {
         };
         let panel_len = (k * NR).max(1);
         if parallel {
-            self.data
-                .par_chunks_mut(panel_len)
+            data.par_chunks_mut(panel_len)
                 .enumerate()
                 .for_each(pack_panel);
         } else {
-            self.data
-                .chunks_mut(panel_len)
-                .enumerate()
-                .for_each(pack_panel);
+            data.chunks_mut(panel_len).enumerate().for_each(pack_panel);
+        }
+        self.values = Values::F32(data);
+    }
+
+    /// Packs `w`, row-major `[n, k]`, with 8-bit values: each column (row of `w`) in blocks of
+    /// [`Q8_BLOCK`] depths, each block with its own scale. A quarter of the f32 memory; the
+    /// product dequantises one panel run at a time into cache.
+    pub fn new_q8(w: &[f32], n: usize, k: usize) -> Self {
+        assert_eq!(
+            w.len(),
+            n * k,
+            "weight of {} values is not {n} x {k}",
+            w.len()
+        );
+        let (panels, blocks) = (n.div_ceil(NR), k.div_ceil(Q8_BLOCK));
+        let mut runs = vec![0i8; panels * k * NR];
+        let mut scales = vec![0f32; panels * blocks * NR];
+        runs.par_chunks_mut((k * NR).max(1))
+            .zip(scales.par_chunks_mut((blocks * NR).max(1)))
+            .enumerate()
+            .for_each(|(p, (runs, scales))| {
+                let mut q = [0i8; Q8_BLOCK];
+                for c in 0..NR.min(n - p * NR) {
+                    let row = &w[(p * NR + c) * k..(p * NR + c + 1) * k];
+                    for (g, block) in row.chunks(Q8_BLOCK).enumerate() {
+                        scales[g * NR + c] = quantize_block(block, &mut q[..block.len()]);
+                        for (i, &v) in q[..block.len()].iter().enumerate() {
+                            runs[(g * Q8_BLOCK + i) * NR + c] = v;
+                        }
+                    }
+                }
+            });
+        Self {
+            values: Values::Q8 { runs, scales },
+            n,
+            k,
         }
     }
 
@@ -92,8 +161,12 @@ impl PackedWeight {
 
     /// The panels as the micro-kernel reads them.
     pub(crate) fn panels(&self) -> Panels<'_> {
+        let data = match &self.values {
+            Values::F32(data) => PanelData::F32(data),
+            Values::Q8 { runs, scales } => PanelData::Q8 { runs, scales },
+        };
         Panels {
-            data: &self.data,
+            data,
             n: self.n,
             k: self.k,
             panel_stride: self.k * NR,
@@ -107,13 +180,22 @@ impl PackedWeight {
 /// `[k, n]` matrix already has that shape in place, its runs one row apart.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Panels<'a> {
-    data: &'a [f32],
+    data: PanelData<'a>,
     n: usize,
     k: usize,
     /// Values between the starts of consecutive panels.
     panel_stride: usize,
     /// Values between consecutive runs of a panel.
     ldb: usize,
+}
+
+/// Where the runs of [`Panels`] are.
+#[derive(Debug, Clone, Copy)]
+enum PanelData<'a> {
+    /// f32 values, read in place.
+    F32(&'a [f32]),
+    /// 8-bit values and their scales (see [`PackedWeight::new_q8`]), dequantised per run.
+    Q8 { runs: &'a [i8], scales: &'a [f32] },
 }
 
 impl<'a> Panels<'a> {
@@ -125,7 +207,7 @@ impl<'a> Panels<'a> {
             "gemm: in-place panels out of bounds"
         );
         Self {
-            data: &src[offset..],
+            data: PanelData::F32(&src[offset..]),
             n,
             k,
             panel_stride: NR,
@@ -133,12 +215,53 @@ impl<'a> Panels<'a> {
         }
     }
 
-    /// Start of the run of panel `p` at depth `pc`, and the distance between runs.
-    fn sliver(&self, p: usize, pc: usize, kc: usize) -> (*const f32, usize) {
+    /// Start of the `kc` runs of panel `p` from depth `pc`, and the distance between runs: in
+    /// place for f32 values, dequantised into `buf` for 8-bit ones.
+    fn sliver(&self, p: usize, pc: usize, kc: usize, buf: &mut Vec<f32>) -> (*const f32, usize) {
         let start = p * self.panel_stride + pc * self.ldb;
-        assert!(start + (kc - 1) * self.ldb + NR <= self.data.len());
-        (self.data[start..].as_ptr(), self.ldb)
+        match self.data {
+            PanelData::F32(data) => {
+                assert!(start + (kc - 1) * self.ldb + NR <= data.len());
+                (data[start..].as_ptr(), self.ldb)
+            }
+            PanelData::Q8 { runs, scales } => {
+                let blocks = self.k.div_ceil(Q8_BLOCK);
+                buf.resize(kc * NR, 0.0);
+                dequantize_runs(
+                    &runs[start..start + kc * NR],
+                    &scales[p * blocks * NR..(p + 1) * blocks * NR],
+                    pc,
+                    buf,
+                );
+                (buf.as_ptr(), NR)
+            }
+        }
     }
+}
+
+/// `out` = the runs from depth `first` on of one 8-bit panel, times their columns' scales.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn dequantize_runs(runs: &[i8], scales: &[f32], first: usize, out: &mut [f32]) {
+    for (i, (run, out)) in runs
+        .chunks_exact(NR)
+        .zip(out.chunks_exact_mut(NR))
+        .enumerate()
+    {
+        let block = (first + i) / Q8_BLOCK;
+        let scale = &scales[block * NR..(block + 1) * NR];
+        for ((o, &q), &s) in out.iter_mut().zip(run).zip(scale) {
+            *o = q as f32 * s;
+        }
+    }
+}
+
+/// A task's buffers for [`gemm_rows`], reused from call to call.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// The last, partial group of rows of `A`, zero-padded.
+    edge: Vec<f32>,
+    /// One dequantised panel sliver of an 8-bit weight.
+    sliver: Vec<f32>,
 }
 
 /// What the output holds before the product is added (see [`matmul`]).
@@ -257,10 +380,9 @@ pub fn matmul_acc(a: &[f32], m: usize, w: &PackedWeight, c: &mut [f32]) {
     });
 }
 
-/// Runs `body` on blocks of rows covering `0..m`, in parallel, each with a scratch buffer for
-/// the block's last, partial row group. The number of blocks is a multiple of the thread count
+/// Runs `body` on blocks of rows covering `0..m`, in parallel, each with scratch buffers. The number of blocks is a multiple of the thread count
 /// so that the threads finish together.
-fn for_each_row_block(m: usize, body: impl Fn(std::ops::Range<usize>, &mut Vec<f32>) + Sync) {
+fn for_each_row_block(m: usize, body: impl Fn(std::ops::Range<usize>, &mut Scratch) + Sync) {
     let threads = rayon::current_num_threads().max(1);
     let blocks = m
         .div_ceil(MC)
@@ -270,14 +392,14 @@ fn for_each_row_block(m: usize, body: impl Fn(std::ops::Range<usize>, &mut Vec<f
     let mc = (m.div_ceil(blocks).div_ceil(MR) * MR).clamp(MR, MC);
     (0..m.div_ceil(mc))
         .into_par_iter()
-        .for_each_init(Vec::new, |scratch, block| {
+        .for_each_init(Scratch::default, |scratch, block| {
             body(block * mc..((block + 1) * mc).min(m), scratch)
         });
 }
 
 /// `C += A W^T` for `m` rows, on this thread: row `i` of `A` starts at `a[i * lda]`, row `i` of
 /// `C` at `c + i * ldc`. `A` is read in place; only a last group of fewer than [`MR`] rows is
-/// copied, zero-padded, into `edge`.
+/// copied, zero-padded, into the scratch.
 ///
 /// # Safety
 /// `c` must cover `m` rows of `n` values, `ldc` apart, that no one else touches meanwhile.
@@ -286,10 +408,11 @@ pub(crate) unsafe fn gemm_rows(
     lda: usize,
     m: usize,
     w: &Panels<'_>,
-    edge: &mut Vec<f32>,
+    scratch: &mut Scratch,
     c: *mut f32,
     ldc: usize,
 ) {
+    let Scratch { edge, sliver } = scratch;
     let (n, k) = (w.n, w.k);
     if m == 0 {
         return;
@@ -312,7 +435,7 @@ pub(crate) unsafe fn gemm_rows(
             }
         }
         for p in 0..n.div_ceil(NR) {
-            let (b, ldb) = w.sliver(p, pc, kc);
+            let (b, ldb) = w.sliver(p, pc, kc, sliver);
             let cols = NR.min(n - p * NR);
             for g in 0..full_groups + usize::from(rest > 0) {
                 let (a_ptr, a_stride, tile_rows) = if g < full_groups {
@@ -492,6 +615,39 @@ mod tests {
                         "{m}x{n}x{k} at ({i}, {j}): {got} vs {want}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn eight_bit_weights_give_the_product_of_their_dequantised_values() {
+        // k over one KC block and not a multiple of the 8-bit block; n not a multiple of NR
+        let (m, n, k) = (13, 21, 300);
+        let a = values(m * k, 7.0);
+        let w = values(n * k, 8.0);
+        // each row of w as the 8-bit blocks dequantise it
+        let mut dequantised = vec![0f32; n * k];
+        for (row, out) in w.chunks(k).zip(dequantised.chunks_mut(k)) {
+            for (block, out) in row.chunks(Q8_BLOCK).zip(out.chunks_mut(Q8_BLOCK)) {
+                let mut q = [0i8; Q8_BLOCK];
+                let scale = quantize_block(block, &mut q[..block.len()]);
+                for ((o, &q), &x) in out.iter_mut().zip(&q).zip(block) {
+                    *o = q as f32 * scale;
+                    // within half a step of the f32 value
+                    assert!((*o - x).abs() <= scale * 0.5 + 1e-7);
+                }
+            }
+        }
+        let mut c = vec![0f32; m * n];
+        matmul_acc(&a, m, &PackedWeight::new_q8(&w, n, k), &mut c);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = (0..k).map(|t| a[i * k + t] * dequantised[j * k + t]).sum();
+                let got = c[i * n + j];
+                assert!(
+                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                    "({i}, {j})"
+                );
             }
         }
     }
