@@ -6,7 +6,9 @@
 //! Layout: `W` (`[n, k]`, row-major) becomes panels of [`NR`] output columns; inside a panel, for
 //! each `k`, the [`NR`] weights of those columns are contiguous (the panel's last columns are
 //! zero-padded). The micro-kernel keeps an `MR x NR` tile of `C` in 12 registers while it walks
-//! `k`, broadcasting one value of each of [`MR`] rows of `A` per step.
+//! `k`, broadcasting one value of each of [`MR`] rows of `A` per step. An 8-bit weight
+//! ([`PackedWeight::new_q8`]) has the same layout in `i8` with per-block scales; each run of a
+//! panel is dequantised into a buffer in cache before the micro-kernel reads it.
 //!
 //! CPUs without AVX2 and FMA (and other architectures) take the same packed data through a
 //! portable loop, so results do not depend on the dispatch beyond float rounding.
