@@ -68,7 +68,23 @@ pub fn save_f32_slices(items: &[NamedSlice], path: &Path) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::model(path, format!("cannot write safetensors: {e}")));
     }
+    readable_by_all(&tmp)?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Gives `path` the mode a newly created file has under the usual umask (`rw-r--r--`):
+/// `safetensors` writes through a private (`rw-------`) temporary file, which would keep a
+/// serving process running as another user from reading the model.
+fn readable_by_all(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Writes `tensors` (converted to contiguous f32 where they are not) to `path` as
@@ -138,5 +154,11 @@ mod tests {
         }
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644, "readable by other users");
+        }
     }
 }
