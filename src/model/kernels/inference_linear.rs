@@ -142,9 +142,6 @@ impl CustomOp2 for PackedLinearOp<'_> {
                 l2.dims()
             )
         }
-        if residual.len() != shape.elem_count() {
-            bail!("{name}: the residual is not contiguous")
-        }
         let y = self.linear.product(x, l1, Some(residual), |rows| {
             for row in rows.chunks_mut(out) {
                 normalize_row_in_place(row, weight, bias, eps)

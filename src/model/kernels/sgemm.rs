@@ -269,8 +269,6 @@ pub(crate) struct Scratch {
 /// What the output holds before the product is added (see [`matmul`]).
 #[derive(Debug, Clone, Copy)]
 pub enum Start<'a> {
-    /// Zeros.
-    Zero,
     /// The bias (`[n]`) in every row.
     Bias(&'a [f32]),
     /// The bias plus the matching row of `residual` (`[m, n]`).
@@ -289,7 +287,6 @@ impl Start<'_> {
     /// `dst` must be valid for `n` writes.
     unsafe fn write_row(&self, row: usize, n: usize, dst: *mut f32) {
         match *self {
-            Start::Zero => std::ptr::write_bytes(dst, 0, n),
             Start::Bias(bias) => std::ptr::copy_nonoverlapping(bias.as_ptr(), dst, n),
             Start::BiasResidual { bias, residual } => {
                 for (j, (&b, &r)) in bias
@@ -305,7 +302,6 @@ impl Start<'_> {
 
     fn check(&self, m: usize, n: usize) {
         match *self {
-            Start::Zero => {}
             Start::Bias(bias) => assert_eq!(bias.len(), n, "matmul: bias is not {n} wide"),
             Start::BiasResidual { bias, residual } => {
                 assert_eq!(bias.len(), n, "matmul: bias is not {n} wide");
@@ -446,8 +442,17 @@ pub(crate) unsafe fn gemm_rows(
                     (edge.as_ptr(), kc, rest)
                 };
                 let c = c.add(g * MR * ldc + p * NR);
+                let tile_of = |c, ldc| Tile {
+                    a: a_ptr,
+                    lda: a_stride,
+                    b,
+                    ldb,
+                    kc,
+                    c,
+                    ldc,
+                };
                 if tile_rows == MR && cols == NR {
-                    kernel(a_ptr, a_stride, b, ldb, kc, c, ldc);
+                    kernel(tile_of(c, ldc));
                 } else {
                     // an edge tile: compute into a full scratch tile, add back the valid part
                     for (i, row) in tile.chunks_mut(NR).enumerate() {
@@ -457,7 +462,7 @@ pub(crate) unsafe fn gemm_rows(
                                 .copy_from_slice(std::slice::from_raw_parts(c.add(i * ldc), cols));
                         }
                     }
-                    kernel(a_ptr, a_stride, b, ldb, kc, tile.as_mut_ptr(), NR);
+                    kernel(tile_of(tile.as_mut_ptr(), NR));
                     for (i, row) in tile.chunks(NR).take(tile_rows).enumerate() {
                         std::slice::from_raw_parts_mut(c.add(i * ldc), cols)
                             .copy_from_slice(&row[..cols]);
@@ -468,14 +473,10 @@ pub(crate) unsafe fn gemm_rows(
     }
 }
 
-/// `C[MR x NR] += A[MR x kc] · B[kc x NR]` with `A`'s rows `lda` apart from `a`, `B`'s rows
-/// `ldb` apart from `b`, and `C` at `c`, rows `ldc` apart.
-///
-/// # Safety
-/// `a` must cover `MR` rows of `kc` values, `lda` apart; `b` `kc` rows of `NR` values, `ldb`
-/// apart; `c` `MR` rows of `NR` values, `ldc` apart.
-#[inline]
-unsafe fn kernel(
+/// One micro-tile product, `C[MR x NR] += A[MR x kc] · B[kc x NR]`: `A`'s rows `lda` apart from
+/// `a`, `B`'s rows `ldb` apart from `b`, `C`'s rows `ldc` apart from `c`.
+#[derive(Clone, Copy)]
+struct Tile {
     a: *const f32,
     lda: usize,
     b: *const f32,
@@ -483,14 +484,22 @@ unsafe fn kernel(
     kc: usize,
     c: *mut f32,
     ldc: usize,
-) {
+}
+
+/// Computes `t` with the best micro-kernel this CPU runs.
+///
+/// # Safety
+/// `t.a` must cover `MR` rows of `kc` values, `lda` apart; `t.b` `kc` rows of `NR` values, `ldb`
+/// apart; `t.c` `MR` rows of `NR` values, `ldc` apart.
+#[inline]
+unsafe fn kernel(t: Tile) {
     #[cfg(target_arch = "x86_64")]
     {
         if avx2_fma() {
-            return kernel_avx2(a, lda, b, ldb, kc, c, ldc);
+            return kernel_avx2(t);
         }
     }
-    kernel_portable(a, lda, b, ldb, kc, c, ldc)
+    kernel_portable(t)
 }
 
 /// Whether the AVX2 + FMA micro-kernel can run here (checked once).
@@ -502,20 +511,12 @@ fn avx2_fma() -> bool {
 }
 
 /// The portable micro-kernel (same arithmetic, one multiply-add at a time).
-unsafe fn kernel_portable(
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    ldb: usize,
-    kc: usize,
-    c: *mut f32,
-    ldc: usize,
-) {
+unsafe fn kernel_portable(t: Tile) {
     let mut acc = [[0f32; NR]; MR];
-    for kk in 0..kc {
-        let bk = std::slice::from_raw_parts(b.add(kk * ldb), NR);
+    for kk in 0..t.kc {
+        let bk = std::slice::from_raw_parts(t.b.add(kk * t.ldb), NR);
         for (i, row) in acc.iter_mut().enumerate() {
-            let av = *a.add(i * lda + kk);
+            let av = *t.a.add(i * t.lda + kk);
             for (x, &bv) in row.iter_mut().zip(bk) {
                 *x = av.mul_add(bv, *x);
             }
@@ -523,7 +524,7 @@ unsafe fn kernel_portable(
     }
     for (i, row) in acc.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
-            *c.add(i * ldc + j) += v;
+            *t.c.add(i * t.ldc + j) += v;
         }
     }
 }
@@ -533,16 +534,17 @@ unsafe fn kernel_portable(
 /// its read at the end does not stall.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn kernel_avx2(
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    ldb: usize,
-    kc: usize,
-    c: *mut f32,
-    ldc: usize,
-) {
+unsafe fn kernel_avx2(t: Tile) {
     use std::arch::x86_64::*;
+    let Tile {
+        a,
+        lda,
+        b,
+        ldb,
+        kc,
+        c,
+        ldc,
+    } = t;
     for i in 0..MR {
         _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc) as *const i8);
         _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc + NR - 1) as *const i8);
@@ -661,8 +663,17 @@ mod tests {
         let (mut c1, mut c2) = (values(MR * NR, 6.0), values(MR * NR, 6.0));
         // SAFETY: both tiles hold MR x NR values with rows NR apart.
         unsafe {
-            kernel(a.as_ptr(), kc, b.as_ptr(), NR, kc, c1.as_mut_ptr(), NR);
-            kernel_portable(a.as_ptr(), kc, b.as_ptr(), NR, kc, c2.as_mut_ptr(), NR);
+            let tile = |c| Tile {
+                a: a.as_ptr(),
+                lda: kc,
+                b: b.as_ptr(),
+                ldb: NR,
+                kc,
+                c,
+                ldc: NR,
+            };
+            kernel(tile(c1.as_mut_ptr()));
+            kernel_portable(tile(c2.as_mut_ptr()));
         }
         for (x, y) in c1.iter().zip(&c2) {
             assert!((x - y).abs() < 1e-5);
