@@ -5,6 +5,7 @@ ort_suite.py infer MODEL.onnx VOCAB 8x128 1x512 ... [--iters N]
 Prints one JSON object; seconds are medians over N timed runs after one warm-up run.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -25,7 +26,7 @@ def main():
     if what != "infer":
         sys.exit("ONNX Runtime runs inference only")
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
+    opts.intra_op_num_threads = int(os.environ.get("ORT_THREADS", "2"))
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])

@@ -100,7 +100,13 @@ impl FusedAttention {
             s.values.pack(qkv, values.t(), false);
             s.values.panels()
         };
+        // an item without padding adds nothing: skip its all-zero mask
         let mask = &self.mask[b * d.seq..(b + 1) * d.seq];
+        let mask = if mask.iter().all(|&m| m == 0.0) {
+            &[][..]
+        } else {
+            mask
+        };
         for row in (0..d.seq).step_by(QUERY_BLOCK) {
             let rows = QUERY_BLOCK.min(d.seq - row);
             let scores = &mut s.scores;

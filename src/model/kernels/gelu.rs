@@ -15,14 +15,7 @@ const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
 /// Replaces every value `x` of `xs` by `gelu(x)`, in parallel chunks.
 pub(crate) fn gelu_in_place(xs: &mut [f32]) {
-    xs.par_chunks_mut(CHUNK).for_each(gelu_chunk);
-}
-
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-pub(crate) fn gelu_chunk(xs: &mut [f32]) {
-    for x in xs {
-        *x = 0.5 * *x * (1.0 + math::erf(*x * FRAC_1_SQRT_2));
-    }
+    xs.par_chunks_mut(CHUNK).for_each(math::gelu_in_place);
 }
 
 /// `gelu(x) = x / 2 * (1 + erf(x / sqrt 2))`.

@@ -10,7 +10,7 @@ use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape}
 use super::layer_norm::normalize_row_in_place;
 use super::linear::with_last_dim;
 use super::sgemm::{matmul, PackedWeight, Start};
-use super::{f32_output, f32_slice, gelu};
+use super::{f32_output, f32_slice, math};
 
 /// A projection ready for inference: the weight packed for [`matmul`], and the bias.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ impl CustomOp1 for PackedLinearOp<'_> {
         let x = f32_slice(s, l, CustomOp1::name(self))?;
         let y = match self.epilogue {
             Epilogue::Identity => self.linear.product(x, l, None, |_| {})?,
-            Epilogue::Gelu => self.linear.product(x, l, None, gelu::gelu_chunk)?,
+            Epilogue::Gelu => self.linear.product(x, l, None, math::gelu_in_place)?,
             Epilogue::ResidualLayerNorm { .. } => {
                 bail!(
                     "{}: this epilogue needs the residual",

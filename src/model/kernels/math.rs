@@ -1,7 +1,8 @@
 //! Scalar math written so that the compiler vectorises it: an 8-lane sum, `exp` and `erf`
 //! without libm calls.
 
-const LANES: usize = 8;
+/// Independent accumulators in the vectorisable reductions: one AVX2 register of `f32`.
+pub const LANES: usize = 8;
 
 /// Sum of `f(x)` over `xs` with 8 independent accumulators (vectorisable, fixed order).
 #[inline(always)]
@@ -61,27 +62,34 @@ pub fn max(xs: &[f32]) -> f32 {
         .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
 }
 
+// Cephes `expf`: e^x = 2^n e^r with n = round(x log2 e), |r| <= ln 2 / 2, e^r by a polynomial.
+const EXP_LOWEST: f32 = -87.3;
+const EXP_HIGHEST: f32 = 88.0;
+const LOG2E: f32 = std::f32::consts::LOG2_E;
+const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+const EXP_POLY: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    0.5,
+];
+
 /// `e^x` within about 2 ulp (Cephes `expf`); exactly 0 below -87.3, saturates above 88.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let below = x < -87.3;
-    let x = x.clamp(-87.3, 88.0);
+    let below = x < EXP_LOWEST;
+    let x = x.clamp(EXP_LOWEST, EXP_HIGHEST);
     // `shifted` holds round(x log2 e) in its low mantissa bits: read it as an integer without a
     // float-to-int conversion (Rust's saturating `as i32` would stop vectorisation)
     let shifted = x * LOG2E + ROUND;
     let n = shifted - ROUND;
     let n_int = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
     let r = x - n * LN2_HI - n * LN2_LO;
-    let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
+    let p = EXP_POLY[1..].iter().fold(EXP_POLY[0], |p, &c| p * r + c);
     let y = p * r * r + r + 1.0;
     let scale = f32::from_bits(((n_int + 127) << 23) as u32);
     if below {
@@ -91,32 +99,174 @@ pub fn exp(x: f32) -> f32 {
     }
 }
 
+/// Replaces each `x[i]` by `e^(x[i] - shift)` and returns their sum: the core of a softmax
+/// (with `shift` the row's maximum). Runs eight lanes at a time with fused multiply-adds where
+/// the CPU has AVX2 and FMA (the compiler does not fuse `a * b + c` on its own).
+pub fn exp_shifted_in_place(x: &mut [f32], shift: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { exp_shifted_in_place_avx2(x, shift) };
+        }
+    }
+    for v in x.iter_mut() {
+        *v = exp(*v - shift);
+    }
+    sum_map(x, |v| v)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp_shifted_in_place_avx2(x: &mut [f32], shift: f32) -> f32 {
+    use std::arch::x86_64::*;
+    let shift_v = _mm256_set1_ps(shift);
+    let mut sums = [_mm256_setzero_ps(); 2];
+    let mut chunks = x.chunks_exact_mut(2 * LANES);
+    for chunk in &mut chunks {
+        let p = chunk.as_mut_ptr();
+        for (half, sum) in sums.iter_mut().enumerate() {
+            let v = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(p.add(half * LANES)), shift_v));
+            _mm256_storeu_ps(p.add(half * LANES), v);
+            *sum = _mm256_add_ps(*sum, v);
+        }
+    }
+    let mut lanes = [0f32; LANES];
+    _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(sums[0], sums[1]));
+    let mut total = 0f32;
+    for v in chunks.into_remainder() {
+        *v = exp(*v - shift);
+        total += *v;
+    }
+    lanes.iter().fold(total, |t, &l| t + l)
+}
+
+/// [`exp`] of eight lanes, with the same constants and limits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn exp_avx2(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let below = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(EXP_LOWEST));
+    let x = _mm256_min_ps(
+        _mm256_max_ps(x, _mm256_set1_ps(EXP_LOWEST)),
+        _mm256_set1_ps(EXP_HIGHEST),
+    );
+    let round = _mm256_set1_ps(ROUND);
+    let shifted = _mm256_fmadd_ps(x, _mm256_set1_ps(LOG2E), round);
+    let n = _mm256_sub_ps(shifted, round);
+    let n_int = _mm256_sub_epi32(
+        _mm256_castps_si256(shifted),
+        _mm256_set1_epi32(ROUND.to_bits() as i32),
+    );
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+    let mut p = _mm256_set1_ps(EXP_POLY[0]);
+    for &c in &EXP_POLY[1..] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    let y = _mm256_add_ps(
+        _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r),
+        _mm256_set1_ps(1.0),
+    );
+    let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+        n_int,
+        _mm256_set1_epi32(127),
+    )));
+    _mm256_andnot_ps(below, _mm256_mul_ps(y, scale))
+}
+
+// Eigen / XLA's erf: odd numerator of degree 13 and even denominator of degree 8 in x.
+const ERF_ALPHA: [f32; 7] = [
+    -2.726_142_3e-10,
+    2.770_681_4e-8,
+    -2.101_024e-6,
+    -5.692_506_4e-5,
+    -7.349_906_3e-4,
+    -2.954_600_1e-3,
+    -1.609_603_3e-2,
+];
+const ERF_BETA: [f32; 5] = [
+    -1.456_607_2e-5,
+    -2.133_740_6e-4,
+    -1.682_827e-3,
+    -7.373_329_3e-3,
+    -1.426_474e-2,
+];
+const ERF_LIMIT: f32 = 4.0;
+
 /// The error function, absolute error below 4e-7: the rational approximation of Eigen and XLA
 /// (odd numerator of degree 13, even denominator of degree 8, input clamped to [-4, 4]), with
 /// no `exp` and one division.
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
-    const ALPHA: [f32; 7] = [
-        -2.726_142_3e-10,
-        2.770_681_4e-8,
-        -2.101_024e-6,
-        -5.692_506_4e-5,
-        -7.349_906_3e-4,
-        -2.954_600_1e-3,
-        -1.609_603_3e-2,
-    ];
-    const BETA: [f32; 5] = [
-        -1.456_607_2e-5,
-        -2.133_740_6e-4,
-        -1.682_827e-3,
-        -7.373_329_3e-3,
-        -1.426_474e-2,
-    ];
-    let x = x.clamp(-4.0, 4.0);
+    let x = x.clamp(-ERF_LIMIT, ERF_LIMIT);
     let x2 = x * x;
-    let p = ALPHA[1..].iter().fold(ALPHA[0], |p, &a| p * x2 + a) * x;
-    let q = BETA[1..].iter().fold(BETA[0], |q, &b| q * x2 + b);
+    let p = ERF_ALPHA[1..].iter().fold(ERF_ALPHA[0], |p, &a| p * x2 + a) * x;
+    let q = ERF_BETA[1..].iter().fold(ERF_BETA[0], |q, &b| q * x2 + b);
     p / q
+}
+
+/// GELU (the exact, erf form) of each value in place: `x / 2 (1 + erf(x / sqrt 2))`. Runs eight
+/// lanes at a time with fused multiply-adds where the CPU has AVX2 and FMA.
+pub fn gelu_in_place(xs: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { gelu_in_place_avx2(xs) };
+        }
+    }
+    xs.iter_mut().for_each(|x| *x = gelu(*x));
+}
+
+/// GELU of one value (see [`gelu_in_place`]).
+#[inline(always)]
+pub fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_in_place_avx2(xs: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let mut chunks = xs.chunks_exact_mut(LANES);
+    for chunk in &mut chunks {
+        let p = chunk.as_mut_ptr();
+        let x = _mm256_loadu_ps(p);
+        let e = erf_avx2(_mm256_mul_ps(
+            x,
+            _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2),
+        ));
+        let half_x = _mm256_mul_ps(x, _mm256_set1_ps(0.5));
+        _mm256_storeu_ps(p, _mm256_fmadd_ps(half_x, e, half_x));
+    }
+    chunks
+        .into_remainder()
+        .iter_mut()
+        .for_each(|x| *x = gelu(*x));
+}
+
+/// [`erf`] of eight lanes, with the same coefficients.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn erf_avx2(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let x = _mm256_min_ps(
+        _mm256_max_ps(x, _mm256_set1_ps(-ERF_LIMIT)),
+        _mm256_set1_ps(ERF_LIMIT),
+    );
+    let x2 = _mm256_mul_ps(x, x);
+    let mut p = _mm256_set1_ps(ERF_ALPHA[0]);
+    for &a in &ERF_ALPHA[1..] {
+        p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(a));
+    }
+    let mut q = _mm256_set1_ps(ERF_BETA[0]);
+    for &b in &ERF_BETA[1..] {
+        q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(b));
+    }
+    _mm256_div_ps(_mm256_mul_ps(p, x), q)
 }
 
 #[cfg(test)]
@@ -145,6 +295,41 @@ mod tests {
                 erf(x)
             );
         }
+    }
+
+    #[test]
+    fn vector_gelu_matches_the_scalar_one() {
+        // 37 values: four 8-lane blocks and a scalar tail, past erf's clamp on both sides
+        let xs: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) * 0.4).collect();
+        let mut ys = xs.clone();
+        gelu_in_place(&mut ys);
+        for (&x, &y) in xs.iter().zip(&ys) {
+            let want =
+                0.5 * x as f64 * (1.0 + candle_core::cpu::erf::erf_f64(x as f64 / 2f64.sqrt()));
+            assert!(
+                (y as f64 - want).abs() < 2e-6,
+                "gelu({x}) = {y}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn shifted_exp_in_place_matches_exp_and_sums() {
+        // 37 values: two 16-lane blocks and a scalar tail, spanning underflow to e^0
+        let xs: Vec<f32> = (0..37).map(|i| 3.0 - i as f32 * 2.9).collect();
+        let mut ys = xs.clone();
+        let sum = exp_shifted_in_place(&mut ys, 3.0);
+        let mut want_sum = 0f64;
+        for (&x, &y) in xs.iter().zip(&ys) {
+            let want = ((x - 3.0) as f64).exp();
+            let want = if x - 3.0 < -87.3 { 0.0 } else { want };
+            want_sum += want;
+            assert!(
+                (y as f64 - want).abs() <= 3e-7 * want,
+                "e^({x} - 3) = {y}, want {want}"
+            );
+        }
+        assert!((sum as f64 - want_sum).abs() < 1e-6 * want_sum);
     }
 
     #[test]

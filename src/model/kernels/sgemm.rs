@@ -26,6 +26,9 @@ pub const NR: usize = 16;
 const KC: usize = 256;
 /// Most rows of `C` per parallel task (an `MC x KC` block of packed `A` stays in L2).
 const MC: usize = 192;
+/// Bytes of a core's L2 cache (512 KiB on Zen 3, 1-2 MiB on recent Intel cores) that one
+/// task's `A` block and output rows may take, leaving room for the weight's panels.
+const L2_BUDGET: usize = 384 * 1024;
 /// Tasks per thread to aim for, so that uneven tasks still balance.
 const TASKS_PER_THREAD: usize = 4;
 
@@ -336,7 +339,7 @@ pub fn matmul(
     start.check(m, n);
     let mut c: Vec<f32> = Vec::with_capacity(m * n);
     let dst = SharedMut(c.as_mut_ptr());
-    for_each_row_block(m, |rows, scratch| {
+    for_each_row_block(m, n, |rows, scratch| {
         // SAFETY: this task alone owns rows `rows` of the `m x n` allocation; it initialises
         // every value of them before making a slice of them.
         unsafe {
@@ -364,7 +367,7 @@ pub fn matmul_acc(a: &[f32], m: usize, w: &PackedWeight, c: &mut [f32]) {
     let dst = SharedMut(c.as_mut_ptr());
     let (n, k) = (w.n, w.k);
     // SAFETY: each task writes only the rows `rows` of `c`, which it alone owns.
-    for_each_row_block(m, |rows, scratch| unsafe {
+    for_each_row_block(m, n, |rows, scratch| unsafe {
         let c = dst.ptr().add(rows.start * n);
         gemm_rows(
             &a[rows.start * k..],
@@ -378,21 +381,35 @@ pub fn matmul_acc(a: &[f32], m: usize, w: &PackedWeight, c: &mut [f32]) {
     });
 }
 
-/// Runs `body` on blocks of rows covering `0..m`, in parallel, each with scratch buffers. The number of blocks is a multiple of the thread count
-/// so that the threads finish together.
-fn for_each_row_block(m: usize, body: impl Fn(std::ops::Range<usize>, &mut Scratch) + Sync) {
+/// Runs `body` on blocks of rows covering `0..m` of an output `n` wide, in parallel, each with
+/// scratch buffers. The number of blocks is a multiple of the thread count so that the threads
+/// finish together, and a block is at most [`rows_in_cache`] rows.
+fn for_each_row_block(
+    m: usize,
+    n: usize,
+    body: impl Fn(std::ops::Range<usize>, &mut Scratch) + Sync,
+) {
     let threads = rayon::current_num_threads().max(1);
+    let most = rows_in_cache(n);
     let blocks = m
-        .div_ceil(MC)
+        .div_ceil(most)
         .max(threads * TASKS_PER_THREAD)
         .div_ceil(threads)
         * threads;
-    let mc = (m.div_ceil(blocks).div_ceil(MR) * MR).clamp(MR, MC);
+    let mc = (m.div_ceil(blocks).div_ceil(MR) * MR).clamp(MR, most);
     (0..m.div_ceil(mc))
         .into_par_iter()
         .for_each_init(Scratch::default, |scratch, block| {
             body(block * mc..((block + 1) * mc).min(m), scratch)
         });
+}
+
+/// The most rows (a multiple of [`MR`], at most [`MC`]) whose `A` block (`KC` deep) and output
+/// rows (`n` wide) fit in [`L2_BUDGET`] together: a task then sweeps the weight's panels over
+/// them without their lines leaving L2. Wide outputs get fewer rows.
+fn rows_in_cache(n: usize) -> usize {
+    let bytes_per_row = (KC + n) * std::mem::size_of::<f32>();
+    (L2_BUDGET / bytes_per_row / MR * MR).clamp(MR, MC)
 }
 
 /// `C += A W^T` for `m` rows, on this thread: row `i` of `A` starts at `a[i * lda]`, row `i` of

@@ -20,10 +20,7 @@ pub(crate) fn softmax_row(x: &[f32], mask: &[f32], y: &mut [f32]) {
         }
     }
     let max = math::max(y);
-    for v in y.iter_mut() {
-        *v = math::exp(*v - max);
-    }
-    let inv = 1.0 / math::sum_map(y, |v| v);
+    let inv = 1.0 / math::exp_shifted_in_place(y, max);
     for v in y.iter_mut() {
         *v *= inv;
     }
@@ -33,18 +30,45 @@ pub(crate) fn softmax_row(x: &[f32], mask: &[f32], y: &mut [f32]) {
 /// an unnormalised softmax whose division is left to the caller (`mask` may be empty: no mask).
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub(crate) fn exp_row_in_place(x: &mut [f32], mask: &[f32], scale: f32) -> f32 {
-    if mask.is_empty() {
-        x.iter_mut().for_each(|v| *v *= scale);
+    let max = if mask.is_empty() {
+        scale_max(x, &[], scale)
     } else {
-        for (x, &m) in x.iter_mut().zip(mask) {
-            *x = *x * scale + m;
+        scale_max(x, &mask[..x.len()], scale)
+    };
+    math::exp_shifted_in_place(x, max)
+}
+
+/// Replaces `x` by `scale x + mask` (`mask` empty: none, else as long as `x`) and returns the
+/// largest new value, in one pass with [`math::LANES`] running maxima (vectorisable).
+#[inline(always)]
+fn scale_max(x: &mut [f32], mask: &[f32], scale: f32) -> f32 {
+    const L: usize = math::LANES;
+    let mut acc = [f32::NEG_INFINITY; L];
+    let full = x.len() / L * L;
+    let (body, tail) = x.split_at_mut(full);
+    let keep_max = |a: &mut f32, v: f32| *a = if v > *a { v } else { *a };
+    if mask.is_empty() {
+        for chunk in body.chunks_exact_mut(L) {
+            for (a, v) in acc.iter_mut().zip(chunk) {
+                *v *= scale;
+                keep_max(a, *v);
+            }
+        }
+        tail.iter_mut().for_each(|v| *v *= scale);
+    } else {
+        for (chunk, m) in body.chunks_exact_mut(L).zip(mask.chunks_exact(L)) {
+            for ((a, v), &m) in acc.iter_mut().zip(chunk).zip(m) {
+                *v = *v * scale + m;
+                keep_max(a, *v);
+            }
+        }
+        for (v, &m) in tail.iter_mut().zip(&mask[full..]) {
+            *v = *v * scale + m;
         }
     }
-    let max = math::max(x);
-    for v in x.iter_mut() {
-        *v = math::exp(*v - max);
-    }
-    math::sum_map(x, |v| v)
+    tail.iter()
+        .chain(acc.iter())
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
 }
 
 /// Which mask row each row of `x` adds: `(mask, rows per mask row)`; an empty mask for none.
