@@ -1,0 +1,50 @@
+"""ONNX Runtime's MatMul on the encoder's projection shapes, for comparison with naba's gemm
+(`cargo run --release --example bench_gemm`): best-of-N GFLOP/s of `C = A W` with W a constant
+initializer (prepacked by ONNX Runtime, as naba prepacks its weights).
+
+    .venv/bin/python scripts/bench/ort_matmul.py [THREADS] [REPEATS]
+"""
+
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+# (m, n, k) as in examples/bench_gemm.rs
+SHAPES = [(1024, 384, 384), (1024, 1152, 384), (1024, 1536, 384), (1024, 384, 1536),
+          (512, 1152, 384), (512, 1536, 384), (512, 384, 1536)]
+
+
+def session(m, n, k, threads):
+    w = np.random.default_rng(0).random((k, n), dtype=np.float32) - 0.5
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "w"], ["c"])], "matmul",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [m, n])],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def main():
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    for m, n, k in SHAPES:
+        s = session(m, n, k, threads)
+        a = np.random.default_rng(1).random((m, k), dtype=np.float32)
+        s.run(None, {"a": a})
+        best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            s.run(None, {"a": a})
+            best = min(best, time.perf_counter() - t)
+        print(f"{m:>5} x {n:>5} x {k:>5}: onnxruntime {2 * m * n * k / best / 1e9:6.1f} GFLOP/s")
+
+
+if __name__ == "__main__":
+    main()
