@@ -623,20 +623,37 @@ mod tests {
         ] {
             let a = values(m * k, 1.0);
             let w = values(n * k, 2.0);
-            let init = values(m * n, 3.0);
-            let mut c = init.clone();
-            matmul_acc(&a, m, &PackedWeight::new(&w, n, k), &mut c);
-            for i in 0..m {
-                for j in 0..n {
-                    let want: f32 =
-                        init[i * n + j] + (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum::<f32>();
-                    let got = c[i * n + j];
-                    assert!(
-                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                        "{m}x{n}x{k} at ({i}, {j}): {got} vs {want}"
-                    );
+            let packed = PackedWeight::new(&w, n, k);
+            let check = |c: &[f32], init: &dyn Fn(usize, usize) -> f32, what: &str| {
+                for i in 0..m {
+                    for j in 0..n {
+                        let want: f32 =
+                            init(i, j) + (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum::<f32>();
+                        let got = c[i * n + j];
+                        assert!(
+                            (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                            "{what} {m}x{n}x{k} at ({i}, {j}): {got} vs {want}"
+                        );
+                    }
                 }
-            }
+            };
+            // added to what C holds
+            let held = values(m * n, 3.0);
+            let mut c = held.clone();
+            matmul_acc(&a, m, &packed, &mut c);
+            check(&c, &|i, j| held[i * n + j], "C +=");
+            // a new C from bias + residual, finished in row blocks
+            let (bias, residual) = (values(n, 4.0), values(m * n, 5.0));
+            let start = Start::BiasResidual {
+                bias: &bias,
+                residual: &residual,
+            };
+            let c = matmul(&a, m, &packed, start, |_| {});
+            check(
+                &c,
+                &|i, j| bias[j] + residual[i * n + j],
+                "C = bias + residual +",
+            );
         }
     }
 
