@@ -1,5 +1,6 @@
-//! Scalar math written so that the compiler vectorises it: an 8-lane sum, `exp` and `erf`
-//! without libm calls.
+//! Elementwise math without libm calls: 8-lane sums, maxima and dot products, `exp` and `erf`
+//! written as scalar code the compiler vectorises, and AVX2 + FMA versions of the two hot
+//! loops (softmax's shifted `exp` with its sum, GELU) where the CPU has them.
 
 /// Independent accumulators in the vectorisable reductions: one AVX2 register of `f32`.
 pub const LANES: usize = 8;
