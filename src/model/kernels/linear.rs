@@ -1,10 +1,13 @@
-//! `y = x W^T + b` on the flattened rows of `x` (one gemm, no batch broadcast of `W`), with a
-//! backward pass giving dx, dW (directly in `W`'s layout) and db.
+//! `y = x W^T + b` on the flattened rows of `x` (no batch broadcast of `W`), with a backward
+//! pass giving dx, dW (directly in `W`'s layout) and db. The forward product runs on naba's
+//! packed gemm (the weight packed once per call, as it changes every step); the backward
+//! products on the gemm crate, which reads the transposed operands they need in place.
 
 use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
 };
 
+use super::sgemm::{matmul, PackedWeight, Start};
 use super::{column_sums, f32_output, f32_slice, MatView, Product};
 
 /// `x`: `[..., in]`, `weight`: `[out, in]`, `bias`: `[out]` → `[..., out]`.
@@ -56,19 +59,8 @@ impl CustomOp3 for LinearOp {
         if b.len() != out {
             bail!("linear: bias of {} values for {out} outputs", b.len())
         }
-        let mut y: Vec<f32> = Vec::with_capacity(rows * out);
-        for _ in 0..rows {
-            y.extend_from_slice(b);
-        }
-        let product = Product {
-            lhs: x,
-            lhs_view: MatView::row_major(0, rows, input),
-            rhs: w,
-            rhs_view: MatView::row_major(0, out, input).t(),
-            scale: 1.0,
-        };
-        // SAFETY: `y` holds rows x out elements and is only written here.
-        unsafe { product.write(y.as_mut_ptr(), MatView::row_major(0, rows, out), true, true) };
+        let packed = PackedWeight::new(w, out, input);
+        let y = matmul(x, rows, &packed, Start::Bias(b), |_| {});
         f32_output(y, with_last_dim(l1.shape(), out))
     }
 
