@@ -106,7 +106,7 @@ pub fn exp(x: f32) -> f32 {
 pub fn exp_shifted_in_place(x: &mut [f32], shift: f32) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        if super::avx2_fma() {
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe { exp_shifted_in_place_avx2(x, shift) };
         }
@@ -213,7 +213,7 @@ pub fn erf(x: f32) -> f32 {
 pub fn gelu_in_place(xs: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        if super::avx2_fma() {
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe { gelu_in_place_avx2(xs) };
         }

@@ -21,6 +21,14 @@ use rayon::prelude::*;
 /// Rows handed to one rayon task at a time (keeps tasks large enough to amortise scheduling).
 pub(crate) const MIN_ROWS_PER_TASK: usize = 8;
 
+/// Whether this CPU runs AVX2 and FMA, which the hand-vectorised kernels need (checked once).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx2_fma() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+}
+
 /// Rows whose partial column sums are added up together before the fixed-order final sum.
 const ROWS_PER_PARTIAL_SUM: usize = 64;
 

@@ -15,6 +15,8 @@
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::avx2_fma;
 use super::{MatView, SharedMut};
 
 /// Rows of `C` per micro-tile.
@@ -517,14 +519,6 @@ unsafe fn kernel(t: Tile) {
         }
     }
     kernel_portable(t)
-}
-
-/// Whether the AVX2 + FMA micro-kernel can run here (checked once).
-#[cfg(target_arch = "x86_64")]
-fn avx2_fma() -> bool {
-    use std::sync::OnceLock;
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
 }
 
 /// The portable micro-kernel (same arithmetic, one multiply-add at a time).
