@@ -8,6 +8,7 @@ use candle_core::{Result, Tensor};
 use candle_nn::Linear;
 
 use super::kernels::attention::{AttentionDims, HeadLayout, HeadMatmul, Operand};
+use super::kernels::block_quant::Bits;
 use super::kernels::dropout::DropoutOp;
 use super::kernels::fused_attention::FusedAttention;
 use super::kernels::gelu::GeluErfOp;
@@ -163,16 +164,16 @@ pub fn with_f32_values<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
     Ok(f(&data[start..end]))
 }
 
-/// `layer` packed for the inference gemm (see [`packed_linear`]), its weight as 8-bit blocks
-/// when `q8`; stack several layers into one first with [`stack_linear`].
-pub fn pack_linear(layer: &Linear, q8: bool) -> Result<PackedLinear> {
+/// `layer` packed for the inference gemm (see [`packed_linear`]), its weight as 8- or 4-bit
+/// blocks when `bits` says so; stack several layers into one first with [`stack_linear`].
+pub fn pack_linear(layer: &Linear, bits: Option<Bits>) -> Result<PackedLinear> {
     let (out, input) = layer.weight().dims2()?;
     let bias = match layer.bias() {
         Some(b) => b.to_vec1::<f32>()?,
         None => vec![0f32; out],
     };
     with_f32_values(layer.weight(), |w| {
-        PackedLinear::new(w, out, input, bias, q8)
+        PackedLinear::new(w, out, input, bias, bits)
     })?
 }
 
@@ -381,7 +382,7 @@ mod tests {
         let (ln_w, ln_b) = (randn(&[21], 1.0), randn(&[21], 1.0));
         let (x, residual) = (x.as_tensor(), residual.as_tensor());
         let dense = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-        let packed = pack_linear(&dense, false).unwrap();
+        let packed = pack_linear(&dense, None).unwrap();
         let plain = linear(x, &dense).unwrap();
         let got = packed_linear(x, &packed, false).unwrap();
         assert!(
@@ -410,7 +411,7 @@ mod tests {
             max_diff(&got, &want)
         );
         // a layer without bias; inputs and residuals of the wrong width
-        let no_bias = pack_linear(&Linear::new(w.as_tensor().clone(), None), false).unwrap();
+        let no_bias = pack_linear(&Linear::new(w.as_tensor().clone(), None), None).unwrap();
         let want = linear(x, &Linear::new(w.as_tensor().clone(), None)).unwrap();
         assert!(max_diff(&packed_linear(x, &no_bias, false).unwrap(), &want) < 1e-5);
         assert!(packed_linear(residual, &packed, false).is_err());
@@ -428,7 +429,7 @@ mod tests {
             })
             .collect();
         let stacked = stack_linear(&[&layers[0], &layers[1], &layers[2]]).unwrap();
-        let packed = pack_linear(&stacked, false).unwrap();
+        let packed = pack_linear(&stacked, None).unwrap();
         let got = packed_linear(x.as_tensor(), &packed, false).unwrap();
         let parts: Vec<Tensor> = layers
             .iter()

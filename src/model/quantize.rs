@@ -1,18 +1,17 @@
-//! Quantised inference: the encoder's projections with 8-bit weights (blocks of 32 input values
-//! with one f32 scale, as GGML's `Q8_0`, run by naba's packed gemm, which dequantises one panel
-//! run at a time in cache) or 4-bit weights (GGML `Q4_0` blocks, candle's quantised matmul),
-//! and the word embedding stored as 8-bit rows.
+//! Quantised inference: the encoder's projections with 8-bit or 4-bit weights (blocks of 32
+//! input values with one f32 scale, as GGML's `Q8_0` / `Q4_0`, see
+//! [`super::kernels::block_quant`]) run by naba's packed gemm, which dequantises one panel
+//! sliver at a time in cache, and the word embedding stored as 8-bit rows.
 //!
 //! Training always runs in f32; quantisation is a choice made when a model is loaded for
 //! inference (`--quantize q8|q4`), never stored in the model.
 
 use std::str::FromStr;
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Result, Tensor};
 use candle_nn::Linear;
 
-use super::kernels::sgemm::{quantize_block, Q8_BLOCK};
+use super::kernels::block_quant::{quantize_block_q8, Bits, BLOCK};
 use super::ops::{self, PackedLinear};
 
 /// Weight precision of the encoder at inference.
@@ -21,10 +20,11 @@ pub enum Quantization {
     /// f32 weights (as trained).
     #[default]
     None,
-    /// 8-bit blocks (`Q8_0`'s scheme, f32 scales) for the projections, in naba's packed gemm;
-    /// 8-bit rows for the word embedding.
+    /// 8-bit blocks (`Q8_0`'s scheme, f32 scales) for the projections; 8-bit rows for the word
+    /// embedding.
     Q8,
-    /// 4-bit blocks (`Q4_0`) for the projections, 8-bit rows for the word embedding.
+    /// 4-bit blocks (`Q4_0`'s scheme, f32 scales) for the projections; 8-bit rows for the word
+    /// embedding.
     Q4,
 }
 
@@ -42,29 +42,22 @@ impl FromStr for Quantization {
 }
 
 impl Quantization {
-    /// The GGML block type of projections run by candle's quantised matmul (4-bit only; f32
-    /// and 8-bit projections run in naba's packed gemm).
-    fn ggml(self) -> Option<GgmlDType> {
+    /// Bits per projection weight in the packed gemm (`None`: f32).
+    fn bits(self) -> Option<Bits> {
         match self {
-            Self::None | Self::Q8 => None,
-            Self::Q4 => Some(GgmlDType::Q4_0),
+            Self::None => None,
+            Self::Q8 => Some(Bits::Eight),
+            Self::Q4 => Some(Bits::Four),
         }
     }
 }
 
-/// A projection `x W^T + b`: f32 (trainable, through the fused linear op) or with quantised
-/// weights (inference only).
+/// A projection `x W^T + b`: f32 and trainable (through the fused linear op), or packed for
+/// inference.
 pub enum Proj {
     /// f32 weight and bias.
     Dense(Linear),
-    /// Quantised weight, f32 bias.
-    Quantized {
-        /// `[output, input]` in GGML blocks.
-        weight: QMatMul,
-        /// `[output]`.
-        bias: Option<Tensor>,
-    },
-    /// f32 weight packed for the inference gemm (inference only).
+    /// Weight packed for the inference gemm, f32 or quantised (inference only).
     Packed(PackedLinear),
 }
 
@@ -73,44 +66,16 @@ impl Proj {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Self::Dense(l) => ops::linear(x, l),
-            Self::Quantized { weight, bias } => {
-                let y = weight.forward(&x.contiguous()?)?;
-                match bias {
-                    Some(b) => y.broadcast_add(b),
-                    None => Ok(y),
-                }
-            }
             Self::Packed(p) => ops::packed_linear(x, p, false),
         }
     }
 
-    /// Readies an f32 projection for inference: packed for naba's inference gemm (f32 for
-    /// [`Quantization::None`], 8-bit blocks for [`Quantization::Q8`]), or quantised to 4-bit
-    /// blocks for candle's quantised matmul. Projections already prepared stay as they are.
+    /// Readies an f32 projection for inference: packed for naba's inference gemm, with f32
+    /// weights or 8- / 4-bit blocks as `q` says. Projections already prepared stay as they are.
     pub fn prepare(&mut self, q: Quantization) -> Result<()> {
-        match (&*self, q) {
-            (Self::Dense(l), Quantization::None | Quantization::Q8) => {
-                *self = Self::Packed(ops::pack_linear(l, q == Quantization::Q8)?)
-            }
-            _ => self.quantize(q)?,
+        if let Self::Dense(l) = &*self {
+            *self = Self::Packed(ops::pack_linear(l, q.bits())?);
         }
-        Ok(())
-    }
-
-    /// Replaces an f32 weight by 4-bit blocks for [`Quantization::Q4`] (no-op otherwise or when
-    /// the input width is not a multiple of the 32-value block).
-    fn quantize(&mut self, q: Quantization) -> Result<()> {
-        let (Self::Dense(l), Some(dtype)) = (&*self, q.ggml()) else {
-            return Ok(());
-        };
-        if l.weight().dim(1)? % dtype.block_size() != 0 {
-            return Ok(());
-        }
-        let weight = QMatMul::from_qtensor(QTensor::quantize(l.weight(), dtype)?)?;
-        *self = Self::Quantized {
-            weight,
-            bias: l.bias().cloned(),
-        };
         Ok(())
     }
 }
@@ -130,8 +95,6 @@ pub struct Q8Embedding {
     rows: usize,
 }
 
-const BLOCK: usize = Q8_BLOCK;
-
 impl Q8Embedding {
     /// Quantises `table` (`[rows, width]`, f32), read in place.
     pub fn new(table: &Tensor) -> Result<Self> {
@@ -141,7 +104,7 @@ impl Q8Embedding {
             let mut scales = Vec::with_capacity(rows * width.div_ceil(BLOCK));
             for (row, out) in data.chunks(width).zip(values.chunks_mut(width)) {
                 for (block, out) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
-                    scales.push(quantize_block(block, out));
+                    scales.push(quantize_block_q8(block, out));
                 }
             }
             (values, scales)
@@ -205,10 +168,7 @@ mod tests {
         ] {
             let mut p = Proj::Dense(Linear::new(w.clone(), Some(b.clone())));
             p.prepare(q).unwrap();
-            match q {
-                Quantization::Q8 => assert!(matches!(p, Proj::Packed(_))),
-                _ => assert!(matches!(p, Proj::Quantized { .. })),
-            }
+            assert!(matches!(p, Proj::Packed(_)));
             let got = p.forward(&x).unwrap();
             assert_eq!(got.dims(), want.dims());
             let d = max_diff(&got, &want);

@@ -7,6 +7,7 @@
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
 
+use super::block_quant::Bits;
 use super::layer_norm::normalize_row_in_place;
 use super::linear::with_last_dim;
 use super::sgemm::{matmul, PackedWeight, Start};
@@ -20,9 +21,15 @@ pub struct PackedLinear {
 }
 
 impl PackedLinear {
-    /// From a row-major weight `[out, in]` and its bias `[out]`; with `q8`, the weight is kept
-    /// as 8-bit blocks ([`PackedWeight::new_q8`]).
-    pub fn new(weight: &[f32], out: usize, input: usize, bias: Vec<f32>, q8: bool) -> Result<Self> {
+    /// From a row-major weight `[out, in]` and its bias `[out]`; with `bits`, the weight is
+    /// kept as 8- or 4-bit blocks ([`PackedWeight::new_quantized`]).
+    pub fn new(
+        weight: &[f32],
+        out: usize,
+        input: usize,
+        bias: Vec<f32>,
+        bits: Option<Bits>,
+    ) -> Result<Self> {
         if weight.len() != out * input {
             bail!(
                 "linear: weight of {} values is not {out} x {input}",
@@ -32,10 +39,9 @@ impl PackedLinear {
         if bias.len() != out {
             bail!("linear: bias of {} values for {out} outputs", bias.len())
         }
-        let weight = if q8 {
-            PackedWeight::new_q8(weight, out, input)
-        } else {
-            PackedWeight::new(weight, out, input)
+        let weight = match bits {
+            Some(bits) => PackedWeight::new_quantized(weight, out, input, bits),
+            None => PackedWeight::new(weight, out, input),
         };
         Ok(Self { weight, bias })
     }

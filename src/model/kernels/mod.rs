@@ -5,6 +5,7 @@
 //! not depend on the number of threads.
 
 pub mod attention;
+pub mod block_quant;
 pub mod dropout;
 pub mod fused_attention;
 pub mod gelu;

@@ -6,9 +6,10 @@
 //! Layout: `W` (`[n, k]`, row-major) becomes panels of [`NR`] output columns; inside a panel, for
 //! each `k`, the [`NR`] weights of those columns are contiguous (the panel's last columns are
 //! zero-padded). The micro-kernel keeps an `MR x NR` tile of `C` in 12 registers while it walks
-//! `k`, broadcasting one value of each of [`MR`] rows of `A` per step. An 8-bit weight
-//! ([`PackedWeight::new_q8`]) has the same layout in `i8` with per-block scales; each run of a
-//! panel is dequantised into a buffer in cache before the micro-kernel reads it.
+//! `k`, broadcasting one value of each of [`MR`] rows of `A` per step. An 8- or 4-bit
+//! weight ([`PackedWeight::new_quantized`], [`super::block_quant`]) has the same layout with
+//! per-block scales; each panel sliver is dequantised into a buffer in cache before the
+//! micro-kernel reads it.
 //!
 //! CPUs without AVX2 and FMA (and other architectures) take the same packed data through a
 //! portable loop, so results do not depend on the dispatch beyond float rounding.
@@ -17,6 +18,7 @@ use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
 use super::avx2_fma;
+use super::block_quant::{Bits, QuantizedPanels};
 use super::{MatView, SharedMut};
 
 /// Rows of `C` per micro-tile.
@@ -34,12 +36,8 @@ const L2_BUDGET: usize = 384 * 1024;
 /// Tasks per thread to aim for, so that uneven tasks still balance.
 const TASKS_PER_THREAD: usize = 4;
 
-/// Depths per 8-bit block: each column of an 8-bit weight has one scale per block (the blocks
-/// of GGML's `Q8_0`).
-pub const Q8_BLOCK: usize = 32;
-
 /// A weight `[n, k]` packed into `NR`-column panels (see the module docs), with f32 values or
-/// 8-bit ones.
+/// quantised ones.
 #[derive(Debug, Clone, Default)]
 pub struct PackedWeight {
     values: Values,
@@ -52,27 +50,14 @@ pub struct PackedWeight {
 enum Values {
     /// f32: panel `p` is `k` runs of [`NR`] values.
     F32(Vec<f32>),
-    /// 8-bit: the runs as `i8`, and per panel and block of [`Q8_BLOCK`] depths the [`NR`]
-    /// columns' scales (value = `i8 * scale`).
-    Q8 { runs: Vec<i8>, scales: Vec<f32> },
+    /// 8- or 4-bit blocks with their scales, in the same layout.
+    Quantized(Box<QuantizedPanels>),
 }
 
 impl Default for Values {
     fn default() -> Self {
         Self::F32(Vec::new())
     }
-}
-
-/// Quantises `block` to `out` (same length) as `round(x / scale)` with `scale = max |x| / 127`,
-/// and returns the scale (0 for an all-zero block).
-pub(crate) fn quantize_block(block: &[f32], out: &mut [i8]) -> f32 {
-    let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
-    let scale = amax / 127.0;
-    let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-    for (q, x) in out.iter_mut().zip(block) {
-        *q = (x * inv).round() as i8;
-    }
-    scale
 }
 
 impl PackedWeight {
@@ -97,7 +82,7 @@ impl PackedWeight {
         self.k = k;
         let mut data = match std::mem::take(&mut self.values) {
             Values::F32(data) => data,
-            Values::Q8 { .. } => Vec::new(),
+            Values::Quantized(_) => Vec::new(),
         };
         data.clear();
         data.resize(n.div_ceil(NR) * k * NR, 0.0);
@@ -121,38 +106,23 @@ impl PackedWeight {
         self.values = Values::F32(data);
     }
 
-    /// Packs `w`, row-major `[n, k]`, with 8-bit values: each column (row of `w`) in blocks of
-    /// [`Q8_BLOCK`] depths, each block with its own scale. A quarter of the f32 memory; the
-    /// product dequantises one panel run at a time into cache.
-    pub fn new_q8(w: &[f32], n: usize, k: usize) -> Self {
-        assert_eq!(
-            w.len(),
-            n * k,
-            "weight of {} values is not {n} x {k}",
-            w.len()
-        );
-        let (panels, blocks) = (n.div_ceil(NR), k.div_ceil(Q8_BLOCK));
-        let mut runs = vec![0i8; panels * k * NR];
-        let mut scales = vec![0f32; panels * blocks * NR];
-        runs.par_chunks_mut((k * NR).max(1))
-            .zip(scales.par_chunks_mut((blocks * NR).max(1)))
-            .enumerate()
-            .for_each(|(p, (runs, scales))| {
-                let mut q = [0i8; Q8_BLOCK];
-                for c in 0..NR.min(n - p * NR) {
-                    let row = &w[(p * NR + c) * k..(p * NR + c + 1) * k];
-                    for (g, block) in row.chunks(Q8_BLOCK).enumerate() {
-                        scales[g * NR + c] = quantize_block(block, &mut q[..block.len()]);
-                        for (i, &v) in q[..block.len()].iter().enumerate() {
-                            runs[(g * Q8_BLOCK + i) * NR + c] = v;
-                        }
-                    }
-                }
-            });
+    /// Packs `w`, row-major `[n, k]`, with quantised values: each column (row of `w`) in
+    /// blocks of [`super::block_quant::BLOCK`] depths, each block with its own scale (see
+    /// [`super::block_quant`]). A quarter (8-bit) or an eighth (4-bit) of the f32 memory; the product
+    /// dequantises one panel sliver at a time into cache.
+    pub fn new_quantized(w: &[f32], n: usize, k: usize, bits: Bits) -> Self {
         Self {
-            values: Values::Q8 { runs, scales },
+            values: Values::Quantized(Box::new(QuantizedPanels::new(w, n, k, bits))),
             n,
             k,
+        }
+    }
+
+    /// Bytes the packed values take.
+    pub fn bytes(&self) -> usize {
+        match &self.values {
+            Values::F32(data) => 4 * data.len(),
+            Values::Quantized(q) => q.bytes(),
         }
     }
 
@@ -170,7 +140,7 @@ impl PackedWeight {
     pub(crate) fn panels(&self) -> Panels<'_> {
         let data = match &self.values {
             Values::F32(data) => PanelData::F32(data),
-            Values::Q8 { runs, scales } => PanelData::Q8 { runs, scales },
+            Values::Quantized(q) => PanelData::Quantized(q),
         };
         Panels {
             data,
@@ -201,8 +171,8 @@ pub(crate) struct Panels<'a> {
 enum PanelData<'a> {
     /// f32 values, read in place.
     F32(&'a [f32]),
-    /// 8-bit values and their scales (see [`PackedWeight::new_q8`]), dequantised per run.
-    Q8 { runs: &'a [i8], scales: &'a [f32] },
+    /// Quantised blocks (see [`PackedWeight::new_quantized`]), dequantised per sliver.
+    Quantized(&'a QuantizedPanels),
 }
 
 impl<'a> Panels<'a> {
@@ -223,7 +193,7 @@ impl<'a> Panels<'a> {
     }
 
     /// Start of the `kc` runs of panel `p` from depth `pc`, and the distance between runs: in
-    /// place for f32 values, dequantised into `buf` for 8-bit ones.
+    /// place for f32 values, dequantised into `buf` for quantised ones.
     fn sliver(&self, p: usize, pc: usize, kc: usize, buf: &mut Vec<f32>) -> (*const f32, usize) {
         let start = p * self.panel_stride + pc * self.ldb;
         match self.data {
@@ -231,33 +201,11 @@ impl<'a> Panels<'a> {
                 assert!(start + (kc - 1) * self.ldb + NR <= data.len());
                 (data[start..].as_ptr(), self.ldb)
             }
-            PanelData::Q8 { runs, scales } => {
-                let blocks = self.k.div_ceil(Q8_BLOCK);
+            PanelData::Quantized(q) => {
                 buf.resize(kc * NR, 0.0);
-                dequantize_runs(
-                    &runs[start..start + kc * NR],
-                    &scales[p * blocks * NR..(p + 1) * blocks * NR],
-                    pc,
-                    buf,
-                );
+                q.dequantize(p, pc, buf);
                 (buf.as_ptr(), NR)
             }
-        }
-    }
-}
-
-/// `out` = the runs from depth `first` on of one 8-bit panel, times their columns' scales.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn dequantize_runs(runs: &[i8], scales: &[f32], first: usize, out: &mut [f32]) {
-    for (i, (run, out)) in runs
-        .chunks_exact(NR)
-        .zip(out.chunks_exact_mut(NR))
-        .enumerate()
-    {
-        let block = (first + i) / Q8_BLOCK;
-        let scale = &scales[block * NR..(block + 1) * NR];
-        for ((o, &q), &s) in out.iter_mut().zip(run).zip(scale) {
-            *o = q as f32 * s;
         }
     }
 }
@@ -267,7 +215,7 @@ fn dequantize_runs(runs: &[i8], scales: &[f32], first: usize, out: &mut [f32]) {
 pub(crate) struct Scratch {
     /// The last, partial group of rows of `A`, zero-padded.
     edge: Vec<f32>,
-    /// One dequantised panel sliver of an 8-bit weight.
+    /// One dequantised panel sliver of a quantised weight.
     sliver: Vec<f32>,
 }
 
@@ -598,6 +546,7 @@ unsafe fn kernel_avx2(t: Tile) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kernels::block_quant;
 
     fn values(len: usize, seed: f32) -> Vec<f32> {
         (0..len)
@@ -652,34 +601,50 @@ mod tests {
     }
 
     #[test]
-    fn eight_bit_weights_give_the_product_of_their_dequantised_values() {
-        // k over one KC block and not a multiple of the 8-bit block; n not a multiple of NR
+    fn quantised_weights_give_the_product_of_their_dequantised_values() {
+        // k over one KC block and not a multiple of the quantisation block; n not a multiple
+        // of NR
         let (m, n, k) = (13, 21, 300);
         let a = values(m * k, 7.0);
         let w = values(n * k, 8.0);
-        // each row of w as the 8-bit blocks dequantise it
-        let mut dequantised = vec![0f32; n * k];
-        for (row, out) in w.chunks(k).zip(dequantised.chunks_mut(k)) {
-            for (block, out) in row.chunks(Q8_BLOCK).zip(out.chunks_mut(Q8_BLOCK)) {
-                let mut q = [0i8; Q8_BLOCK];
-                let scale = quantize_block(block, &mut q[..block.len()]);
-                for ((o, &q), &x) in out.iter_mut().zip(&q).zip(block) {
-                    *o = q as f32 * scale;
-                    // within half a step of the f32 value
-                    assert!((*o - x).abs() <= scale * 0.5 + 1e-7);
+        for (bits, quantize, steps) in [
+            (
+                Bits::Eight,
+                block_quant::quantize_block_q8 as fn(&[f32], &mut [i8]) -> f32,
+                127.0,
+            ),
+            // 4-bit: a value of the other sign than the extreme may clamp from +8 to +7, a
+            // whole step
+            (Bits::Four, block_quant::quantize_block_q4, 4.0),
+        ] {
+            // each row of w as its blocks dequantise it
+            let mut dequantised = vec![0f32; n * k];
+            for (row, out) in w.chunks(k).zip(dequantised.chunks_mut(k)) {
+                for (block, out) in row
+                    .chunks(block_quant::BLOCK)
+                    .zip(out.chunks_mut(block_quant::BLOCK))
+                {
+                    let mut q = [0i8; block_quant::BLOCK];
+                    let scale = quantize(block, &mut q[..block.len()]);
+                    let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
+                    for ((o, &q), &x) in out.iter_mut().zip(&q).zip(block) {
+                        *o = f32::from(q) * scale;
+                        // within half a step of the f32 value
+                        assert!((*o - x).abs() <= amax / steps * 0.5 + 1e-6, "{bits:?}");
+                    }
                 }
             }
-        }
-        let mut c = vec![0f32; m * n];
-        matmul_acc(&a, m, &PackedWeight::new_q8(&w, n, k), &mut c);
-        for i in 0..m {
-            for j in 0..n {
-                let want: f32 = (0..k).map(|t| a[i * k + t] * dequantised[j * k + t]).sum();
-                let got = c[i * n + j];
-                assert!(
-                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                    "({i}, {j})"
-                );
+            let mut c = vec![0f32; m * n];
+            matmul_acc(&a, m, &PackedWeight::new_quantized(&w, n, k, bits), &mut c);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f32 = (0..k).map(|t| a[i * k + t] * dequantised[j * k + t]).sum();
+                    let got = c[i * n + j];
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "{bits:?} ({i}, {j})"
+                    );
+                }
             }
         }
     }
