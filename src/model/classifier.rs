@@ -89,7 +89,7 @@ impl TopicClassifier {
             .family()
             .map_err(|m| crate::error::Error::model(p.dir.join("config.json"), m))?;
         let pooler = SequenceClassifier::needs_pooler(cfg, meta.pooling);
-        let encoder = BertModel::load(p.vars.pp(family.prefix()), cfg, pooler)
+        let encoder = BertModel::load_with(p.vars.pp(family.prefix()), cfg, pooler, p.word_table)
             .map_err(|e| load_error(p.dir, e))?;
         let head = SequenceClassifier::load(p.vars, cfg, p.labels.len(), meta.pooling)
             .map_err(|e| load_error(p.dir, e))?;

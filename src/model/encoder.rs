@@ -9,6 +9,7 @@ use std::sync::Arc;
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Embedding, Linear, VarBuilder};
 
+use super::mapped_rows::MappedRows;
 use super::quantize::{Proj, Q8Embedding, Quantization};
 
 use super::config::{Activation, EncoderConfig, Family};
@@ -81,15 +82,16 @@ pub struct BertEmbeddings {
 }
 
 impl BertEmbeddings {
-    /// Loads from `vb` = `<prefix>.embeddings`.
-    pub fn load(vb: VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
+    /// Loads from `vb` = `<prefix>.embeddings`; the word embedding from `word_table` instead
+    /// when given (read in place, inference only).
+    pub fn load(vb: VarBuilder, cfg: &EncoderConfig, word_table: Option<MappedRows>) -> Result<Self> {
         let h = cfg.hidden_size;
+        let word_embeddings = match word_table {
+            Some(rows) => WordTable::Mapped(rows),
+            None => WordTable::F32(embedding(vb.pp("word_embeddings"), cfg.vocab_size, h)?),
+        };
         Ok(Self {
-            word_embeddings: WordTable::F32(embedding(
-                vb.pp("word_embeddings"),
-                cfg.vocab_size,
-                h,
-            )?),
+            word_embeddings,
             position_embeddings: embedding(
                 vb.pp("position_embeddings"),
                 cfg.max_position_embeddings,
@@ -110,7 +112,8 @@ impl BertEmbeddings {
         })
     }
 
-    /// Stores the word embedding as 8-bit rows (inference only; training needs f32).
+    /// Stores a loaded f32 word embedding as 8-bit rows (inference only; training needs f32).
+    /// A table read in place from the file stays so: only the rows in use are in memory.
     fn quantize(&mut self, q: Quantization) -> Result<()> {
         if let (WordTable::F32(e), true) = (&self.word_embeddings, q != Quantization::None) {
             self.word_embeddings = WordTable::Q8(Q8Embedding::new(e.embeddings())?);
@@ -131,6 +134,7 @@ impl BertEmbeddings {
             }
             (WordTable::F32(e), _) => e.forward(input_ids)?,
             (WordTable::Q8(q), _) => q.lookup(input_ids)?,
+            (WordTable::Mapped(rows), _) => rows.lookup(input_ids)?,
         };
         let positions = self.position_embeddings.forward(position_ids)?;
         let mut x = (words + positions)?;
@@ -142,10 +146,12 @@ impl BertEmbeddings {
     }
 }
 
-/// The word-embedding matrix: f32, or 8-bit rows for quantised inference.
+/// The word-embedding matrix: f32, 8-bit rows for quantised inference, or rows read in place
+/// from the mapped checkpoint (inference).
 enum WordTable {
     F32(Embedding),
     Q8(Q8Embedding),
+    Mapped(MappedRows),
 }
 
 /// The query, key and value projections: three layers as in the checkpoint, or, once
@@ -391,6 +397,18 @@ pub struct BertModel {
 impl BertModel {
     /// Loads from `vb` = the base-model prefix. The pooler is loaded only when `with_pooler`.
     pub fn load(vb: VarBuilder, cfg: &EncoderConfig, with_pooler: bool) -> Result<Self> {
+        Self::load_with(vb, cfg, with_pooler, None)
+    }
+
+    /// As [`BertModel::load`], with the word embedding read in place from `word_table` when
+    /// given ([`super::Checkpoint::mapped_word_embeddings`]; inference only: it gets no
+    /// gradient).
+    pub fn load_with(
+        vb: VarBuilder,
+        cfg: &EncoderConfig,
+        with_pooler: bool,
+        word_table: Option<MappedRows>,
+    ) -> Result<Self> {
         let family = cfg.family().map_err(candle_core::Error::Msg)?;
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| BertLayer::load(vb.pp(format!("encoder.layer.{i}")), cfg))
@@ -401,7 +419,7 @@ impl BertModel {
             None
         };
         Ok(Self {
-            embeddings: BertEmbeddings::load(vb.pp("embeddings"), cfg)?,
+            embeddings: BertEmbeddings::load(vb.pp("embeddings"), cfg, word_table)?,
             layers,
             pooler,
             family,

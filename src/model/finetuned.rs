@@ -126,6 +126,9 @@ pub struct FinetunedParts<'a> {
     pub meta: NabaMeta,
     /// The weights.
     pub vars: candle_nn::VarBuilder<'static>,
+    /// The word embedding read in place from the file (inference from safetensors), else
+    /// `None`: load it from `vars`.
+    pub word_table: Option<super::mapped_rows::MappedRows>,
 }
 
 /// The parts for training a new head on `base`: variables in `varmap`, the encoder initialised
@@ -145,6 +148,7 @@ pub fn training_parts<'a>(
         labels,
         meta,
         vars,
+        word_table: None,
     })
 }
 
@@ -179,6 +183,7 @@ pub fn open_finetuned<T: Send>(
         };
         let family = config.family().map_err(|m| Error::model(&config_path, m))?;
         let checkpoint = super::Checkpoint::new(super::Weights::open_dir(dir)?, family.prefix());
+        let word_table = checkpoint.mapped_word_embeddings(config);
         let vars =
             candle_nn::VarBuilder::from_backend(Box::new(checkpoint), DType::F32, device.clone());
         build(FinetunedParts {
@@ -187,6 +192,7 @@ pub fn open_finetuned<T: Send>(
             labels,
             meta,
             vars,
+            word_table,
         })
     })
 }

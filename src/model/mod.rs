@@ -12,6 +12,7 @@ pub mod finetuned;
 pub mod heads;
 pub mod hub;
 pub mod info;
+pub mod mapped_rows;
 mod kernels;
 pub use kernels::sgemm;
 pub mod meta;
@@ -111,8 +112,10 @@ impl ModelFolder {
                 .family()
                 .map_err(|m| Error::model(dir.join("config.json"), m))?;
             let ck = Checkpoint::new(Weights::open_dir(dir)?, family.prefix());
+            let word_table = ck.mapped_word_embeddings(config);
             let vb = VarBuilder::from_backend(Box::new(ck), DType::F32, device.clone());
-            BertModel::load(vb.pp(family.prefix()), config, false).map_err(|e| load_error(dir, e))
+            BertModel::load_with(vb.pp(family.prefix()), config, false, word_table)
+                .map_err(|e| load_error(dir, e))
         })
     }
 
@@ -156,10 +159,13 @@ impl ModelFolder {
         ))
     }
 
-    /// Loads the encoder for inference.
+    /// Loads the encoder for inference (the word embedding read in place from a safetensors
+    /// checkpoint).
     pub fn load_encoder(&self, device: &Device) -> Result<BertModel> {
-        let vb = self.inference_vars(device)?;
-        BertModel::load(vb.pp(self.family().prefix()), &self.config, false)
+        let ck = self.checkpoint()?;
+        let word_table = ck.mapped_word_embeddings(&self.config);
+        let vb = VarBuilder::from_backend(Box::new(ck), DType::F32, device.clone());
+        BertModel::load_with(vb.pp(self.family().prefix()), &self.config, false, word_table)
             .map_err(|e| self.load_error(e))
     }
 

@@ -85,7 +85,7 @@ impl TokenTagger {
             .family()
             .map_err(|m| crate::error::Error::model(p.dir.join("config.json"), m))?;
         let n = p.labels.len();
-        let encoder = BertModel::load(p.vars.pp(family.prefix()), cfg, false)
+        let encoder = BertModel::load_with(p.vars.pp(family.prefix()), cfg, false, p.word_table)
             .map_err(|e| load_error(p.dir, e))?;
         let head =
             TokenClassifier::load(p.vars.clone(), cfg, n).map_err(|e| load_error(p.dir, e))?;

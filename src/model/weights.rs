@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 
+use super::mapped_rows::MappedRows;
+use super::EncoderConfig;
 use crate::error::{Error, Result};
 
 /// The tensor container of one checkpoint.
 enum Container {
-    Safetensors(candle_core::safetensors::MmapedSafetensors),
+    Safetensors(std::sync::Arc<candle_core::safetensors::MmapedSafetensors>),
     Pytorch(candle_core::pickle::PthTensors),
 }
 
@@ -60,7 +62,7 @@ impl Weights {
             .map_err(|e| Error::model(&first, format!("unreadable safetensors: {e}")))?;
         let names = st.tensors().into_iter().map(|(n, _)| n).collect();
         Ok(Self {
-            container: Container::Safetensors(st),
+            container: Container::Safetensors(std::sync::Arc::new(st)),
             path: first,
             names,
         })
@@ -322,6 +324,21 @@ impl Checkpoint {
             .into_iter()
             .find(|(n, _)| *n == stored)
             .map(|(_, s)| s)
+    }
+
+    /// The word embedding (`vocab x hidden` as `cfg` says) read in place from the mapped file,
+    /// when the checkpoint is safetensors and holds it as a matrix of floats (see
+    /// [`MappedRows`]); `None` otherwise (load it as a tensor).
+    pub fn mapped_word_embeddings(&self, cfg: &EncoderConfig) -> Option<MappedRows> {
+        let Container::Safetensors(file) = &self.weights.container else {
+            return None;
+        };
+        let name = format!(
+            "{}.embeddings.word_embeddings.weight",
+            self.names.canonical_prefix
+        );
+        MappedRows::new(file.clone(), &self.names.stored(&name))
+            .filter(|m| m.dims() == (cfg.vocab_size, cfg.hidden_size))
     }
 
     /// Loads the canonical tensor `name`, checking its shape.
