@@ -84,7 +84,11 @@ pub struct BertEmbeddings {
 impl BertEmbeddings {
     /// Loads from `vb` = `<prefix>.embeddings`; the word embedding from `word_table` instead
     /// when given (read in place, inference only).
-    pub fn load(vb: VarBuilder, cfg: &EncoderConfig, word_table: Option<MappedRows>) -> Result<Self> {
+    pub fn load(
+        vb: VarBuilder,
+        cfg: &EncoderConfig,
+        word_table: Option<MappedRows>,
+    ) -> Result<Self> {
         let h = cfg.hidden_size;
         let word_embeddings = match word_table {
             Some(rows) => WordTable::Mapped(rows),

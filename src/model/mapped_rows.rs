@@ -5,6 +5,11 @@
 //! file. A batch needs a few thousand of its rows. Looked up in the mapping, only the pages of
 //! rows that texts use become resident (clean file pages, which the kernel can drop again), and
 //! loading costs nothing. Used for inference; training needs the table as a variable.
+//!
+//! The file must not change while it is mapped. naba writes models to a temporary file and
+//! renames it, which leaves a running process its old file; copying over a model file in place
+//! (`cp new/model.safetensors old/`) under a running `naba predict` would not, and can crash it.
+//! `NABA_NO_MMAP=1` loads the table into memory instead.
 
 use std::sync::Arc;
 
@@ -119,7 +124,10 @@ mod tests {
         }
         let rows = mapped(&table, dir.path());
         let err = rows.lookup(&Tensor::new(&[50u32], &Device::Cpu).unwrap());
-        assert!(err.unwrap_err().to_string().contains("outside the embedding"));
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("outside the embedding"));
         // a vector is not a table
         let vector = table.i(0).unwrap();
         let path = dir.path().join("v.safetensors");

@@ -12,8 +12,8 @@ pub mod finetuned;
 pub mod heads;
 pub mod hub;
 pub mod info;
-pub mod mapped_rows;
 mod kernels;
+pub mod mapped_rows;
 pub use kernels::sgemm;
 pub mod meta;
 pub mod ops;
@@ -165,8 +165,13 @@ impl ModelFolder {
         let ck = self.checkpoint()?;
         let word_table = ck.mapped_word_embeddings(&self.config);
         let vb = VarBuilder::from_backend(Box::new(ck), DType::F32, device.clone());
-        BertModel::load_with(vb.pp(self.family().prefix()), &self.config, false, word_table)
-            .map_err(|e| self.load_error(e))
+        BertModel::load_with(
+            vb.pp(self.family().prefix()),
+            &self.config,
+            false,
+            word_table,
+        )
+        .map_err(|e| self.load_error(e))
     }
 
     /// Wraps a Candle error raised while building modules (missing tensor, wrong shape).

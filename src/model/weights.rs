@@ -328,11 +328,15 @@ impl Checkpoint {
 
     /// The word embedding (`vocab x hidden` as `cfg` says) read in place from the mapped file,
     /// when the checkpoint is safetensors and holds it as a matrix of floats (see
-    /// [`MappedRows`]); `None` otherwise (load it as a tensor).
+    /// [`MappedRows`]); `None` otherwise, or when the environment sets `NABA_NO_MMAP` (load it
+    /// as a tensor).
     pub fn mapped_word_embeddings(&self, cfg: &EncoderConfig) -> Option<MappedRows> {
         let Container::Safetensors(file) = &self.weights.container else {
             return None;
         };
+        if std::env::var_os("NABA_NO_MMAP").is_some_and(|v| !v.is_empty()) {
+            return None;
+        }
         let name = format!(
             "{}.embeddings.word_embeddings.weight",
             self.names.canonical_prefix
