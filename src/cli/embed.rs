@@ -28,8 +28,8 @@ pub struct EmbedArgs {
     /// Keep raw mean-pooled vectors (no unit-length scaling).
     #[arg(long)]
     no_normalize: bool,
-    /// Weight precision at inference: none (f32), q8 or q4 (8/4-bit projections, 8-bit word
-    /// embedding)
+    /// Weight precision of the encoder's projections at inference: none (f32), q8 or q4
+    /// (8/4-bit blocks; q4 suits unmodified base encoders, not fine-tuned ones: see README)
     #[arg(long, default_value = "none")]
     quantize: naba::model::quantize::Quantization,
 }

@@ -38,8 +38,8 @@ pub struct EvalArgs {
     /// NER: how sub-token scores become word scores.
     #[arg(long, value_enum, default_value = "first")]
     aggregation: naba::infer::tag::Aggregation,
-    /// Weight precision at inference: none (f32), q8 or q4 (8/4-bit projections, 8-bit word
-    /// embedding)
+    /// Weight precision of the encoder's projections at inference: none (f32), q8 or q4
+    /// (8/4-bit blocks; q4 suits unmodified base encoders, not fine-tuned ones: see README)
     #[arg(long, default_value = "none")]
     quantize: naba::model::quantize::Quantization,
     /// NER file reading.

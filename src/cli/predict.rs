@@ -44,8 +44,8 @@ pub struct PredictArgs {
     /// Documents per batch of work.
     #[arg(long, default_value_t = 64)]
     chunk: usize,
-    /// Weight precision at inference: none (f32), q8 or q4 (8/4-bit projections, 8-bit word
-    /// embedding)
+    /// Weight precision of the encoder's projections at inference: none (f32), q8 or q4
+    /// (8/4-bit blocks; q4 suits unmodified base encoders, not fine-tuned ones: see README)
     #[arg(long, default_value = "none")]
     quantize: naba::model::quantize::Quantization,
 }
