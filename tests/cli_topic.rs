@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -132,6 +132,27 @@ fn eval_and_predict_from_the_command_line() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+
+    // a stream: each answer comes while stdin is still open
+    let mut child = naba()
+        .args(["predict", "--model"])
+        .arg(&model)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut answers = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for (n, text) in ["خبر أول", "خبر ثان"].iter().enumerate() {
+        writeln!(input, "{text}").unwrap();
+        input.flush().unwrap();
+        let answer: serde_json::Value =
+            serde_json::from_str(&answers.next().unwrap().unwrap()).unwrap();
+        assert_eq!(answer["id"], (n + 1).to_string());
+    }
+    drop(input);
+    assert!(answers.next().is_none());
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]

@@ -41,7 +41,9 @@ pub struct PredictArgs {
     /// NER: how sub-token scores become word scores.
     #[arg(long, value_enum, default_value = "first")]
     aggregation: Aggregation,
-    /// Documents per batch of work.
+    /// Most documents per batch of work. From stdin a batch is what has arrived (one line or
+    /// more), and its results are written out at once: a slow stream gets each answer as soon
+    /// as its line is in.
     #[arg(long, default_value_t = 64)]
     chunk: usize,
     /// Weight precision of the encoder's projections at inference: none (f32), q8 or q4
@@ -81,6 +83,7 @@ fn run_topic(a: PredictArgs) -> anyhow::Result<()> {
             rec.insert("top_k".into(), serde_json::to_value(&p.top_k)?);
             out.write(&rec)?;
         }
+        out.flush()?;
         Ok(())
     })?;
     out.finish()?;
@@ -118,6 +121,7 @@ fn run_ner(a: PredictArgs) -> anyhow::Result<()> {
             rec.insert("entities".into(), serde_json::to_value(&entities)?);
             out.write(&rec)?;
         }
+        out.flush()?;
         Ok(())
     })?;
     out.finish()?;
@@ -202,19 +206,34 @@ fn for_each_chunk(
             }
         }
         None => {
-            let mut chunk = Vec::new();
-            for (i, line) in std::io::stdin().lock().lines().enumerate() {
-                let line = line?;
-                if line.trim().is_empty() {
-                    continue;
+            // a reader thread queues the lines; each chunk is what has arrived (at least one
+            // line, at most `--chunk`), so a slow stream gets each answer as soon as its line
+            // is in, and a fast one still gets full batches
+            let (lines, queue) = std::sync::mpsc::sync_channel(4 * a.chunk.max(1));
+            std::thread::spawn(move || {
+                for line in std::io::stdin().lock().lines() {
+                    if lines.send(line).is_err() {
+                        break;
+                    }
                 }
-                chunk.push(((i + 1).to_string(), line, Default::default()));
-                if chunk.len() >= a.chunk {
-                    emit(std::mem::take(&mut chunk))?;
+            });
+            let mut number = 0usize;
+            while let Ok(first) = queue.recv() {
+                let mut chunk = Vec::new();
+                let mut next = Some(first);
+                while let Some(line) = next.take() {
+                    number += 1;
+                    let line = line?;
+                    if !line.trim().is_empty() {
+                        chunk.push((number.to_string(), line, Default::default()));
+                    }
+                    if chunk.len() < a.chunk.max(1) {
+                        next = queue.try_recv().ok();
+                    }
                 }
-            }
-            if !chunk.is_empty() {
-                emit(chunk)?;
+                if !chunk.is_empty() {
+                    emit(chunk)?;
+                }
             }
         }
     }

@@ -54,6 +54,15 @@ impl JsonlWriter {
         Ok(())
     }
 
+    /// Pushes the lines written so far to standard output (a file sink shows nothing before
+    /// [`finish`](JsonlWriter::finish), so there is nothing to push).
+    pub fn flush(&mut self) -> Result<()> {
+        match &mut self.sink {
+            Sink::File(_) => Ok(()),
+            Sink::Stdout(stdout) => stdout.flush().map_err(|e| Error::io(&self.name, e)),
+        }
+    }
+
     /// How many lines were written so far.
     pub fn lines(&self) -> usize {
         self.lines
