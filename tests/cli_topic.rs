@@ -117,13 +117,7 @@ fn eval_and_predict_from_the_command_line() {
     assert!(p > 0.0 && p <= 1.0);
 
     // stdin, one document per line
-    let mut child = naba()
-        .args(["predict", "--model"])
-        .arg(&model)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = predict_from_stdin(&model);
     child
         .stdin
         .take()
@@ -134,13 +128,7 @@ fn eval_and_predict_from_the_command_line() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
 
     // a stream: each answer comes while stdin is still open
-    let mut child = naba()
-        .args(["predict", "--model"])
-        .arg(&model)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = predict_from_stdin(&model);
     let mut input = child.stdin.take().unwrap();
     let mut answers = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     for (n, text) in ["خبر أول", "خبر ثان"].iter().enumerate() {
@@ -153,6 +141,17 @@ fn eval_and_predict_from_the_command_line() {
     drop(input);
     assert!(answers.next().is_none());
     assert!(child.wait().unwrap().success());
+}
+
+/// `naba predict --model model` reading stdin, both ends piped.
+fn predict_from_stdin(model: &Path) -> std::process::Child {
+    naba()
+        .args(["predict", "--model"])
+        .arg(model)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 #[test]

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{bail, DType, Result, Tensor};
 
+use super::weights::extend_decoded;
+
 /// The rows of one `[rows, width]` f32, f16 or bf16 tensor of a mapped safetensors checkpoint.
 #[derive(Clone)]
 pub struct MappedRows {
@@ -67,20 +69,7 @@ impl MappedRows {
                 bail!("token id {id} outside the embedding ({} rows)", self.rows)
             }
             let row = &data[id * row_bytes..(id + 1) * row_bytes];
-            match self.dtype {
-                DType::F16 => out.extend(
-                    row.chunks_exact(2)
-                        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
-                ),
-                DType::BF16 => out.extend(
-                    row.chunks_exact(2)
-                        .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()),
-                ),
-                _ => out.extend(
-                    row.chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                ),
-            }
+            extend_decoded(&mut out, self.dtype, row);
         }
         let mut shape = ids.dims().to_vec();
         shape.push(self.width);

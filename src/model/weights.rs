@@ -142,27 +142,32 @@ fn load_releasing(
     let data = view.data();
     let mut values = Vec::with_capacity(data.len() / width);
     for chunk in data.chunks(COPY_CHUNK - COPY_CHUNK % width) {
-        // one monomorphic loop per dtype, so that the compiler vectorises the decoding
-        match dtype {
-            DType::F16 => values.extend(
-                chunk
-                    .chunks_exact(2)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
-            ),
-            DType::BF16 => values.extend(
-                chunk
-                    .chunks_exact(2)
-                    .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()),
-            ),
-            _ => values.extend(
-                chunk
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            ),
-        }
+        extend_decoded(&mut values, dtype, chunk);
         release_pages(chunk);
     }
     Tensor::from_vec(values, view.shape(), device)
+}
+
+/// Appends the little-endian f32, f16 or bf16 values of `bytes` (`dtype`) to `out` as f32:
+/// one monomorphic loop per dtype, so that the compiler vectorises the decoding.
+pub(crate) fn extend_decoded(out: &mut Vec<f32>, dtype: DType, bytes: &[u8]) {
+    match dtype {
+        DType::F16 => out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
+        ),
+        DType::BF16 => out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()),
+        ),
+        _ => out.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        ),
+    }
 }
 
 /// Tells the kernel that the mapped file pages under `bytes` are not needed any more.
