@@ -1,6 +1,8 @@
 //! Times each inference op of one e5-small-shaped encoder layer (random weights), to compare op
-//! by op with ONNX Runtime's profile (`scripts/bench/ort_profile.py`), then 12 chained layers
-//! with one set of weights and with 12 (whether streaming 85 MB of weights from DRAM costs).
+//! by op with ONNX Runtime's profile (`scripts/bench/ort_profile.py`); then the ops chained
+//! through 12 layers, op by op on 1 thread and on 2 (how each op scales); then 12 chained
+//! layers with one set of weights and with 12 (whether streaming 85 MB of weights from DRAM
+//! costs).
 //! `cargo run --release --example bench_layer -- BxS [REPEATS]`; threads from `RAYON_NUM_THREADS`.
 
 use std::time::Instant;
@@ -76,6 +78,11 @@ fn main() -> anyhow::Result<()> {
         ops::packed_linear_residual_layer_norm(&h, &p_down, &x, ln)
     })?;
     report("FFN down + residual + LN", mm(hidden, ffn), ms);
+    let ms = median_ms(repeats, || ops::packed_feed_forward(&x, &p_up, &p_down, ln))?;
+    println!(
+        "  (the two FFN ops fused   {ms:8.3} ms  {:6.1} GFLOP/s; not in the layer's sum)",
+        gflops(2.0 * mm(ffn, hidden), ms)
+    );
     println!(
         "layer {total:.3} ms -> {:.0} tokens/s for 12 layers",
         rows as f64 / (12.0 * total / 1e3)
@@ -105,6 +112,55 @@ fn main() -> anyhow::Result<()> {
             Ok(y)
         })
     };
+    // where the chained time goes, op by op, on 1 thread and on 2 (the same five ops as
+    // above, in a chain), pools alternating
+    let chained = |pool: &rayon::ThreadPool, spent: &mut [f64; 5]| -> Result<()> {
+        pool.install(|| {
+            let mut y = x.clone();
+            for layer in &layers {
+                let [qkv_w, out_w, up_w, down_w] = layer;
+                let mut lap = |slot: usize, t0: Instant| spent[slot] += t0.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let qkv = ops::packed_linear(&y, qkv_w, false)?;
+                lap(0, t);
+                let t = Instant::now();
+                let ctx = ops::attention_inference(&qkv, &mask, heads, 0.17)?;
+                lap(1, t);
+                let t = Instant::now();
+                let a = ops::packed_linear_residual_layer_norm(&ctx, out_w, &y, ln)?;
+                lap(2, t);
+                let t = Instant::now();
+                let h = ops::packed_linear(&a, up_w, true)?;
+                lap(3, t);
+                let t = Instant::now();
+                y = ops::packed_linear_residual_layer_norm(&h, down_w, &a, ln)?;
+                lap(4, t);
+            }
+            Ok(())
+        })
+    };
+    let pools = [1, 2].map(|n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    });
+    let mut spent = [[0f64; 5]; 2];
+    let rounds = repeats.div_ceil(4);
+    for _ in 0..rounds {
+        for (pool, spent) in pools.iter().zip(spent.iter_mut()) {
+            chained(pool, spent)?;
+        }
+    }
+    let per_layer = (12 * rounds) as f64;
+    let names = ["q|k|v", "attention", "output+LN", "up+GELU", "down+LN"];
+    for (i, name) in names.iter().enumerate() {
+        let (one, two) = (spent[0][i] * 1e3 / per_layer, spent[1][i] * 1e3 / per_layer);
+        println!(
+            "  chained {name:<12} 1 thread {one:7.3} ms  2 threads {two:7.3} ms  speed-up {:.2}",
+            one / two
+        );
+    }
     for shared in [true, false, true, false] {
         let ms = chain(shared)?;
         let what = if shared {

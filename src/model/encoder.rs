@@ -14,7 +14,7 @@ use super::quantize::{Proj, Q8Embedding, Quantization};
 
 use super::config::{Activation, EncoderConfig, Family};
 use super::dropout::Mode;
-use super::ops;
+use super::ops::{self, LayerNormParams, PackedLinear};
 use super::word_rows::WordRows;
 
 /// A LayerNorm module (`weight`, `bias`) that stays differentiable when training.
@@ -268,11 +268,20 @@ impl BertResidualOutput {
         })
     }
 
+    /// The packed projection and LayerNorm values, when prepared for inference and in `Eval`
+    /// mode (no dropout): what the fused kernels take.
+    fn packed(&self, mode: &Mode) -> Option<(&PackedLinear, LayerNormParams<'_>)> {
+        let ln = &self.layer_norm;
+        match (&self.dense, mode, &ln.values) {
+            (Proj::Packed(dense), Mode::Eval, Some((w, b))) => Some((dense, (w, b, ln.eps))),
+            _ => None,
+        }
+    }
+
     /// `LayerNorm(dropout(dense(x)) + residual)`.
     pub fn forward(&self, x: &Tensor, residual: &Tensor, mode: &Mode) -> Result<Tensor> {
-        let ln = &self.layer_norm;
-        if let (Proj::Packed(dense), Mode::Eval, Some((w, b))) = (&self.dense, mode, &ln.values) {
-            return ops::packed_linear_residual_layer_norm(x, dense, residual, (w, b, ln.eps));
+        if let Some((dense, ln)) = self.packed(mode) {
+            return ops::packed_linear_residual_layer_norm(x, dense, residual, ln);
         }
         let x = mode.dropout(&self.dense.forward(x)?, self.dropout)?;
         self.layer_norm.forward(&(x + residual)?)
@@ -316,11 +325,18 @@ impl BertIntermediate {
         })
     }
 
+    /// The packed projection when prepared for inference, in `Eval` mode, with exact GELU:
+    /// what the fused kernels take.
+    fn packed_gelu(&self, mode: &Mode) -> Option<&PackedLinear> {
+        match (&self.dense, self.activation, mode) {
+            (Proj::Packed(dense), Activation::Gelu, Mode::Eval) => Some(dense),
+            _ => None,
+        }
+    }
+
     /// `act(dense(x))`.
     pub fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
-        if let (Proj::Packed(dense), Activation::Gelu, Mode::Eval) =
-            (&self.dense, self.activation, mode)
-        {
+        if let Some(dense) = self.packed_gelu(mode) {
             return ops::packed_linear(x, dense, true);
         }
         let x = self.dense.forward(x)?;
@@ -352,6 +368,12 @@ impl BertLayer {
     /// One transformer block.
     pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: &Mode) -> Result<Tensor> {
         let a = self.attention.forward(x, mask_bias, mode)?;
+        if let (Some(up), Some((down, ln))) = (
+            self.intermediate.packed_gelu(mode),
+            self.output.packed(mode),
+        ) {
+            return ops::packed_feed_forward(&a, up, down, ln);
+        }
         let f = self.intermediate.forward(&a, mode)?;
         self.output.forward(&f, &a, mode)
     }

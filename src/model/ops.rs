@@ -13,7 +13,7 @@ use super::kernels::dropout::DropoutOp;
 use super::kernels::fused_attention::FusedAttention;
 use super::kernels::gelu::GeluErfOp;
 pub use super::kernels::inference_linear::PackedLinear;
-use super::kernels::inference_linear::{Epilogue, PackedLinearOp};
+use super::kernels::inference_linear::{Epilogue, PackedFeedForwardOp, PackedLinearOp};
 use super::kernels::layer_norm::LayerNormOp;
 use super::kernels::linear::LinearOp;
 use super::kernels::softmax::{MaskedSoftmaxOp, SoftmaxOp};
@@ -191,13 +191,15 @@ pub fn packed_linear(x: &Tensor, layer: &PackedLinear, gelu: bool) -> Result<Ten
     x.contiguous()?.apply_op1_no_bwd(&op)
 }
 
-/// Inference only: `LayerNorm(x W^T + b + residual)` in one pass over the product, the
-/// LayerNorm given as `(weight, bias, eps)`.
+/// A LayerNorm as the fused inference kernels take it: `(weight, bias, eps)`.
+pub type LayerNormParams<'a> = (&'a [f32], &'a [f32], f64);
+
+/// Inference only: `LayerNorm(x W^T + b + residual)` in one pass over the product.
 pub fn packed_linear_residual_layer_norm(
     x: &Tensor,
     layer: &PackedLinear,
     residual: &Tensor,
-    (weight, bias, eps): (&[f32], &[f32], f64),
+    (weight, bias, eps): LayerNormParams<'_>,
 ) -> Result<Tensor> {
     let op = PackedLinearOp {
         linear: layer,
@@ -209,6 +211,22 @@ pub fn packed_linear_residual_layer_norm(
     };
     x.contiguous()?
         .apply_op2_no_bwd(&residual.contiguous()?, &op)
+}
+
+/// Inference only: a whole feed-forward block, `LayerNorm(x + b_down + gelu(x up^T + b_up)
+/// down^T)`; the `[rows, intermediate]` activation stays in cache, a block of rows at a time.
+pub fn packed_feed_forward(
+    x: &Tensor,
+    up: &PackedLinear,
+    down: &PackedLinear,
+    (weight, bias, eps): LayerNormParams<'_>,
+) -> Result<Tensor> {
+    let op = PackedFeedForwardOp {
+        up,
+        down,
+        layer_norm: (weight, bias, eps as f32),
+    };
+    x.contiguous()?.apply_op1_no_bwd(&op)
 }
 
 /// The attention context `probs_h v_h` with heads merged back: `[batch, seq, heads *
@@ -344,9 +362,10 @@ mod tests {
     #[test]
     fn fused_inference_attention_matches_the_training_ops() {
         // 150 keys: two full query blocks and a partial one; the second item pads 20 keys.
-        // Heads of 8 values have their values packed, heads of 16 read in place.
-        for head_dim in [8, 16] {
-            let (batch, seq, heads) = (2, 150, 3);
+        // Values are packed for heads of 8 and for long sequences, read in place for heads of
+        // 16 over 70 keys.
+        for (head_dim, seq) in [(8, 150), (16, 150), (16, 70)] {
+            let (batch, heads) = (2, 3);
             let hidden = heads * head_dim;
             let q = randn(&[batch, seq, hidden], 1.0);
             let k = randn(&[batch, seq, hidden], 1.0);
@@ -369,7 +388,7 @@ mod tests {
             let qkv = Tensor::cat(&[q, k, v], 2).unwrap();
             let got = attention_inference(&qkv, &mask, heads, scale).unwrap();
             let diff = max_diff(&got, &want);
-            assert!(diff < 1e-5, "head_dim {head_dim}: {diff}");
+            assert!(diff < 1e-5, "head_dim {head_dim}, {seq} keys: {diff}");
         }
     }
 
@@ -416,6 +435,33 @@ mod tests {
         assert!(max_diff(&packed_linear(x, &no_bias, false).unwrap(), &want) < 1e-5);
         assert!(packed_linear(residual, &packed, false).is_err());
         assert!(packed_linear_residual_layer_norm(x, &packed, x, ln).is_err());
+    }
+
+    #[test]
+    fn the_fused_feed_forward_matches_its_separate_ops() {
+        // 2 x 70 rows (row blocks and an edge group), 24 -> 50 -> 24 (edge panels)
+        let x = randn(&[2, 70, 24], 1.0);
+        let x = x.as_tensor();
+        let dense = |out, input| {
+            let (w, b) = (randn(&[out, input], 0.3), randn(&[out], 0.3));
+            let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+            pack_linear(&layer, None).unwrap()
+        };
+        let (up, down) = (dense(50, 24), dense(24, 50));
+        let (lw, lb) = (randn(&[24], 1.0), randn(&[24], 1.0));
+        let (lw, lb) = (
+            lw.as_tensor().to_vec1::<f32>().unwrap(),
+            lb.as_tensor().to_vec1::<f32>().unwrap(),
+        );
+        let ln = (&lw[..], &lb[..], 1e-12);
+        let h = packed_linear(x, &up, true).unwrap();
+        let want = packed_linear_residual_layer_norm(&h, &down, x, ln).unwrap();
+        let got = packed_feed_forward(x, &up, &down, ln).unwrap();
+        assert_eq!(got.dims(), want.dims());
+        assert!(max_diff(&got, &want) < 1e-5, "{}", max_diff(&got, &want));
+        // projections that do not chain, or do not return to the input width
+        assert!(packed_feed_forward(x, &up, &up, ln).is_err());
+        assert!(packed_feed_forward(&h, &down, &up, ln).is_err());
     }
 
     #[test]

@@ -2,15 +2,17 @@
 //! step run on the product while it is still in hand: `x W^T + b`, `gelu(x W^T + b)` (the
 //! feed-forward's first half) and `LayerNorm(x W^T + b + residual)` (the end of every attention
 //! and feed-forward block). Each writes one output buffer once, instead of allocating and
-//! re-reading a tensor per step. No backward pass: training uses [`super::linear::LinearOp`]
-//! and the separate ops.
+//! re-reading a tensor per step. A whole feed-forward block,
+//! `LayerNorm(gelu(x W1^T + b1) W2^T + b2 + x)`, runs as one op ([`PackedFeedForwardOp`]) whose
+//! wide intermediate never leaves the cache. No backward pass: training uses
+//! [`super::linear::LinearOp`] and the separate ops.
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
 
 use super::block_quant::Bits;
 use super::layer_norm::normalize_row_in_place;
 use super::linear::with_last_dim;
-use super::sgemm::{matmul, PackedWeight, Start};
+use super::sgemm::{matmul, matmul_two, PackedWeight, Start};
 use super::{f32_output, f32_slice, math};
 
 /// A projection ready for inference: the weight packed for [`matmul`], and the bias.
@@ -121,6 +123,72 @@ impl CustomOp1 for PackedLinearOp<'_> {
     }
 }
 
+/// LayerNorm weight, bias and epsilon of a fused epilogue.
+pub type LayerNormValues<'a> = (&'a [f32], &'a [f32], f32);
+
+/// `LayerNorm(x W^T + b + residual)` on rows of the product, in place.
+fn residual_layer_norm(rows: &mut [f32], (weight, bias, eps): LayerNormValues<'_>) {
+    for row in rows.chunks_mut(weight.len().max(1)) {
+        normalize_row_in_place(row, weight, bias, eps)
+    }
+}
+
+/// A transformer feed-forward block for inference, `LayerNorm(gelu(x W1^T + b1) W2^T + b2 +
+/// x)`, block of rows by block of rows (see [`matmul_two`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PackedFeedForwardOp<'a> {
+    /// `intermediate.dense` (`W1`, `b1`), followed by exact GELU.
+    pub up: &'a PackedLinear,
+    /// `output.dense` (`W2`, `b2`).
+    pub down: &'a PackedLinear,
+    /// `output.LayerNorm`.
+    pub layer_norm: LayerNormValues<'a>,
+}
+
+impl CustomOp1 for PackedFeedForwardOp<'_> {
+    fn name(&self) -> &'static str {
+        "naba-packed-feed-forward"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let name = CustomOp1::name(self);
+        let x = f32_slice(s, l, name)?;
+        let (up, down) = (&self.up.weight, &self.down.weight);
+        let width = up.k();
+        let (ln_weight, ln_bias, _) = self.layer_norm;
+        if l.dims().last() != Some(&width)
+            || down.k() != up.n()
+            || down.n() != width
+            || ln_weight.len() != width
+            || ln_bias.len() != width
+        {
+            bail!(
+                "{name}: input {:?}, {} -> {} -> {} projections and LayerNorm of {} do not fit",
+                l.dims(),
+                up.k(),
+                up.n(),
+                down.n(),
+                ln_weight.len()
+            )
+        }
+        let rows = x.len() / width.max(1);
+        let y = matmul_two(
+            x,
+            rows,
+            up,
+            Start::Bias(&self.up.bias),
+            math::gelu_in_place,
+            down,
+            Start::BiasResidual {
+                bias: &self.down.bias,
+                residual: x,
+            },
+            |block| residual_layer_norm(block, self.layer_norm),
+        );
+        f32_output(y, l.shape().clone())
+    }
+}
+
 impl CustomOp2 for PackedLinearOp<'_> {
     fn name(&self) -> &'static str {
         "naba-packed-linear-residual-layer-norm"
@@ -149,9 +217,7 @@ impl CustomOp2 for PackedLinearOp<'_> {
             )
         }
         let y = self.linear.product(x, l1, Some(residual), |rows| {
-            for row in rows.chunks_mut(out) {
-                normalize_row_in_place(row, weight, bias, eps)
-            }
+            residual_layer_norm(rows, (weight, bias, eps))
         })?;
         f32_output(y, shape)
     }

@@ -217,6 +217,8 @@ pub(crate) struct Scratch {
     edge: Vec<f32>,
     /// One dequantised panel sliver of a quantised weight.
     sliver: Vec<f32>,
+    /// A block's rows of the intermediate of [`matmul_two`].
+    between: Vec<f32>,
 }
 
 /// What the output holds before the product is added (see [`matmul`]).
@@ -290,21 +292,98 @@ pub fn matmul(
     let mut c: Vec<f32> = Vec::with_capacity(m * n);
     let dst = SharedMut(c.as_mut_ptr());
     for_each_row_block(m, n, |rows, scratch| {
-        // SAFETY: this task alone owns rows `rows` of the `m x n` allocation; it initialises
-        // every value of them before making a slice of them.
+        // SAFETY: this task alone owns rows `rows` of the `m x n` allocation.
         unsafe {
-            let block = dst.ptr().add(rows.start * n);
-            for (i, row) in rows.clone().enumerate() {
-                start.write_row(row, n, block.add(i * n));
-            }
             let a_rows = &a[rows.start * w.k..];
-            gemm_rows(a_rows, w.k, rows.len(), &w.panels(), scratch, block, n);
-            finish(std::slice::from_raw_parts_mut(block, rows.len() * n));
+            let block = dst.ptr().add(rows.start * n);
+            block_product(a_rows, rows, w, start, scratch, block, &finish);
         }
     });
     // SAFETY: the row blocks cover rows 0..m, and each was initialised by its task.
     unsafe { c.set_len(m * n) };
     c
+}
+
+/// Two products in a row, `finish(start + mid(first_start + a W1^T) W2^T)`, for `a`: `[m, k]`
+/// row-major (a transformer's feed-forward block: `W1` widens, `mid` is the activation, `W2`
+/// narrows back). Each block of rows goes through both products in one task: its `[rows, n1]`
+/// intermediate stays in that task's cache-sized buffer and is never written to the output's
+/// memory, so the widest activation of the block never travels to and from DRAM.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_two(
+    a: &[f32],
+    m: usize,
+    first: &PackedWeight,
+    first_start: Start<'_>,
+    mid: impl Fn(&mut [f32]) + Sync,
+    second: &PackedWeight,
+    start: Start<'_>,
+    finish: impl Fn(&mut [f32]) + Sync,
+) -> Vec<f32> {
+    let (between_n, n) = (first.n, second.n);
+    assert_eq!(
+        second.k, between_n,
+        "matmul_two: the second product takes {} inputs, the first gives {between_n}",
+        second.k
+    );
+    assert!(
+        a.len() >= m * first.k,
+        "matmul_two: input smaller than {m} x {}",
+        first.k
+    );
+    first_start.check(m, between_n);
+    start.check(m, n);
+    let mut c: Vec<f32> = Vec::with_capacity(m * n);
+    let dst = SharedMut(c.as_mut_ptr());
+    for_each_row_block(m, between_n + n, |rows, scratch| {
+        let mut between = std::mem::take(&mut scratch.between);
+        between.resize(rows.len() * between_n, 0.0);
+        // SAFETY: `between` holds the block's rows of the intermediate; this task alone owns
+        // rows `rows` of the `m x n` allocation.
+        unsafe {
+            let a_rows = &a[rows.start * first.k..];
+            let (rows_between, mid) = (between.as_mut_ptr(), &mid);
+            block_product(
+                a_rows,
+                rows.clone(),
+                first,
+                first_start,
+                scratch,
+                rows_between,
+                mid,
+            );
+            let block = dst.ptr().add(rows.start * n);
+            block_product(&between, rows, second, start, scratch, block, &finish);
+        }
+        scratch.between = between;
+    });
+    // SAFETY: the row blocks cover rows 0..m, and each was initialised by its task.
+    unsafe { c.set_len(m * n) };
+    c
+}
+
+/// Rows `rows` of `finish(start + a w^T)` written at `dst` (rows `w.n` apart), `a` starting at
+/// the block's first row: one task's share of [`matmul`].
+///
+/// # Safety
+/// `dst` must be valid for `rows.len()` rows of `w.n` values that no one else touches
+/// meanwhile; they are initialised before `finish` sees them.
+unsafe fn block_product(
+    a: &[f32],
+    rows: std::ops::Range<usize>,
+    w: &PackedWeight,
+    start: Start<'_>,
+    scratch: &mut Scratch,
+    dst: *mut f32,
+    finish: &impl Fn(&mut [f32]),
+) {
+    let n = w.n;
+    for (i, row) in rows.clone().enumerate() {
+        start.write_row(row, n, dst.add(i * n));
+    }
+    let panels = w.panels();
+    gemm_rows(a, w.k, rows.len(), &panels, scratch, dst, n, Output::Add);
+    finish(std::slice::from_raw_parts_mut(dst, rows.len() * n));
 }
 
 /// `c += a w^T` for `a`: `[m, k]` row-major, `c`: `[m, n]` row-major, in parallel over row
@@ -327,6 +406,7 @@ pub fn matmul_acc(a: &[f32], m: usize, w: &PackedWeight, c: &mut [f32]) {
             scratch,
             c,
             n,
+            Output::Add,
         )
     });
 }
@@ -362,12 +442,23 @@ fn rows_in_cache(n: usize) -> usize {
     (L2_BUDGET / bytes_per_row / MR * MR).clamp(MR, MC)
 }
 
-/// `C += A W^T` for `m` rows, on this thread: row `i` of `A` starts at `a[i * lda]`, row `i` of
-/// `C` at `c + i * ldc`. `A` is read in place; only a last group of fewer than [`MR`] rows is
-/// copied, zero-padded, into the scratch.
+/// What a product does with the values `C` held before it (see [`gemm_rows`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// `C += A W^T`.
+    Add,
+    /// `C = A W^T`: `C`'s old values are never read (it may hold anything, even be
+    /// uninitialised floats), which saves zero-filling it first.
+    Overwrite,
+}
+
+/// `C += A W^T` (or `C = A W^T`, see [`Output`]) for `m` rows, on this thread: row `i` of `A`
+/// starts at `a[i * lda]`, row `i` of `C` at `c + i * ldc`. `A` is read in place; only a last
+/// group of fewer than [`MR`] rows is copied, zero-padded, into the scratch.
 ///
 /// # Safety
 /// `c` must cover `m` rows of `n` values, `ldc` apart, that no one else touches meanwhile.
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm_rows(
     a: &[f32],
     lda: usize,
@@ -376,8 +467,9 @@ pub(crate) unsafe fn gemm_rows(
     scratch: &mut Scratch,
     c: *mut f32,
     ldc: usize,
+    output: Output,
 ) {
-    let Scratch { edge, sliver } = scratch;
+    let Scratch { edge, sliver, .. } = scratch;
     let (n, k) = (w.n, w.k);
     if m == 0 {
         return;
@@ -386,11 +478,22 @@ pub(crate) unsafe fn gemm_rows(
         a.len() >= (m - 1) * lda + k,
         "gemm: A smaller than {m} rows"
     );
+    if k == 0 {
+        // an empty sum
+        if output == Output::Overwrite {
+            for i in 0..m {
+                std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(0.0);
+            }
+        }
+        return;
+    }
     let full_groups = m / MR;
     let rest = m % MR;
     let mut tile = [0f32; MR * NR];
     for pc in (0..k).step_by(KC) {
         let kc = KC.min(k - pc);
+        // the first block of depths replaces C when asked to; later ones add to it
+        let add = pc > 0 || output == Output::Add;
         if rest > 0 {
             edge.clear();
             edge.resize(MR * kc, 0.0);
@@ -409,7 +512,7 @@ pub(crate) unsafe fn gemm_rows(
                     (edge.as_ptr(), kc, rest)
                 };
                 let c = c.add(g * MR * ldc + p * NR);
-                let tile_of = |c, ldc| Tile {
+                let tile_of = |c, ldc, add| Tile {
                     a: a_ptr,
                     lda: a_stride,
                     b,
@@ -417,19 +520,20 @@ pub(crate) unsafe fn gemm_rows(
                     kc,
                     c,
                     ldc,
+                    add,
                 };
                 if tile_rows == MR && cols == NR {
-                    kernel(tile_of(c, ldc));
+                    kernel(tile_of(c, ldc, add));
                 } else {
-                    // an edge tile: compute into a full scratch tile, add back the valid part
+                    // an edge tile: compute into a full scratch tile, copy back the valid part
                     for (i, row) in tile.chunks_mut(NR).enumerate() {
                         row.fill(0.0);
-                        if i < tile_rows {
+                        if add && i < tile_rows {
                             row[..cols]
                                 .copy_from_slice(std::slice::from_raw_parts(c.add(i * ldc), cols));
                         }
                     }
-                    kernel(tile_of(tile.as_mut_ptr(), NR));
+                    kernel(tile_of(tile.as_mut_ptr(), NR, true));
                     for (i, row) in tile.chunks(NR).take(tile_rows).enumerate() {
                         std::slice::from_raw_parts_mut(c.add(i * ldc), cols)
                             .copy_from_slice(&row[..cols]);
@@ -440,8 +544,8 @@ pub(crate) unsafe fn gemm_rows(
     }
 }
 
-/// One micro-tile product, `C[MR x NR] += A[MR x kc] · B[kc x NR]`: `A`'s rows `lda` apart from
-/// `a`, `B`'s rows `ldb` apart from `b`, `C`'s rows `ldc` apart from `c`.
+/// One micro-tile product, `C[MR x NR] += A[MR x kc] · B[kc x NR]` (`=` when not `add`): `A`'s
+/// rows `lda` apart from `a`, `B`'s rows `ldb` apart from `b`, `C`'s rows `ldc` apart from `c`.
 #[derive(Clone, Copy)]
 struct Tile {
     a: *const f32,
@@ -451,6 +555,7 @@ struct Tile {
     kc: usize,
     c: *mut f32,
     ldc: usize,
+    add: bool,
 }
 
 /// Computes `t` with the best micro-kernel this CPU runs.
@@ -483,7 +588,8 @@ unsafe fn kernel_portable(t: Tile) {
     }
     for (i, row) in acc.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
-            *t.c.add(i * t.ldc + j) += v;
+            let c = t.c.add(i * t.ldc + j);
+            *c = if t.add { *c + v } else { v };
         }
     }
 }
@@ -503,10 +609,13 @@ unsafe fn kernel_avx2(t: Tile) {
         kc,
         c,
         ldc,
+        add,
     } = t;
-    for i in 0..MR {
-        _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc) as *const i8);
-        _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc + NR - 1) as *const i8);
+    if add {
+        for i in 0..MR {
+            _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc) as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc + NR - 1) as *const i8);
+        }
     }
     let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * lda));
     let mut acc = [_mm256_setzero_ps(); 2 * MR];
@@ -536,10 +645,14 @@ unsafe fn kernel_avx2(t: Tile) {
         kk += 1;
     }
     for i in 0..MR {
-        let row = c.add(i * ldc);
-        _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), acc[2 * i]));
-        let hi = row.add(8);
-        _mm256_storeu_ps(hi, _mm256_add_ps(_mm256_loadu_ps(hi), acc[2 * i + 1]));
+        let (lo, hi) = (c.add(i * ldc), c.add(i * ldc + 8));
+        if add {
+            _mm256_storeu_ps(lo, _mm256_add_ps(_mm256_loadu_ps(lo), acc[2 * i]));
+            _mm256_storeu_ps(hi, _mm256_add_ps(_mm256_loadu_ps(hi), acc[2 * i + 1]));
+        } else {
+            _mm256_storeu_ps(lo, acc[2 * i]);
+            _mm256_storeu_ps(hi, acc[2 * i + 1]);
+        }
     }
 }
 
@@ -597,6 +710,49 @@ mod tests {
                 &|i, j| bias[j] + residual[i * n + j],
                 "C = bias + residual +",
             );
+        }
+    }
+
+    #[test]
+    fn an_overwriting_product_ignores_what_c_held() {
+        // depth over one KC block (the second block adds to the first), edge rows and columns,
+        // and an empty depth (all zeros)
+        for &(m, n, k) in &[(13, 40, 300), (6, 16, 32), (7, 17, 0)] {
+            let a = values(m * k, 1.0);
+            let w = values(n * k, 2.0);
+            let packed = PackedWeight::new(&w, n, k);
+            // C starts as garbage, a NaN included, rows 3 values wider than n
+            let ldc = n + 3;
+            let mut c = values(m * ldc, 3.0);
+            c[0] = f32::NAN;
+            let before = c.clone();
+            // SAFETY: `c` holds m rows of n values, ldc apart.
+            unsafe {
+                gemm_rows(
+                    &a,
+                    k,
+                    m,
+                    &packed.panels(),
+                    &mut Scratch::default(),
+                    c.as_mut_ptr(),
+                    ldc,
+                    Output::Overwrite,
+                );
+            }
+            for i in 0..m {
+                for j in 0..ldc {
+                    let got = c[i * ldc + j];
+                    if j >= n {
+                        assert_eq!(got.to_bits(), before[i * ldc + j].to_bits(), "padding");
+                        continue;
+                    }
+                    let want: f32 = (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum();
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "{m}x{n}x{k} at ({i}, {j}): {got} vs {want}"
+                    );
+                }
+            }
         }
     }
 
@@ -664,6 +820,7 @@ mod tests {
                 kc,
                 c,
                 ldc: NR,
+                add: true,
             };
             kernel(tile(c1.as_mut_ptr()));
             kernel_portable(tile(c2.as_mut_ptr()));
