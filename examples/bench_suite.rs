@@ -7,6 +7,7 @@
 //! bench_suite infer MODEL 8x128 1x512 32x64 [--iters N] [--quantize q8|q4]
 //! bench_suite train MODEL 16x128 [--iters N]
 //! bench_suite tokenize MODEL FILE.jsonl[.gz]
+//! bench_suite serve MODEL [--quantize q8|q4]   (single passes on request, see paired.py)
 //! ```
 
 use std::time::Instant;
@@ -160,6 +161,46 @@ fn tokenize(folder: &ModelFolder, file: &str) -> anyhow::Result<Value> {
     Ok(Value::Object(out))
 }
 
+/// Peak resident memory of this process in MB (`VmHWM`), or 0 where unknown.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb / 1024.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// Serves single forward passes for `scripts/bench/paired.py`: reads `BxS` lines from stdin and
+/// answers each with the seconds of one forward pass at that shape; `rss` is answered with the
+/// peak RSS in MB. Ends at end of input.
+fn serve(folder: &ModelFolder, quantize: Quantization) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let dev = Device::Cpu;
+    let mut encoder = folder.load_encoder(&dev)?;
+    encoder.prepare_for_inference(quantize)?;
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let request = line.trim();
+        if request == "rss" {
+            writeln!(out, "{}", peak_rss_mb())?;
+        } else {
+            let (b, s) = shape(request)?;
+            let input = ids(b, s, folder.config.vocab_size, &dev)?;
+            let mask = Tensor::ones((b, s), DType::U32, &dev)?;
+            let t = Instant::now();
+            let h = encoder.forward(&input, &mask, &Mode::Eval)?;
+            h.sum_all()?.to_scalar::<f32>()?;
+            writeln!(out, "{}", t.elapsed().as_secs_f64())?;
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     naba::alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -184,6 +225,9 @@ fn main() -> anyhow::Result<()> {
         bail!("usage: bench_suite infer|train|tokenize MODEL ...")
     };
     let folder = ModelFolder::open(model)?;
+    if what == "serve" {
+        return serve(&folder, quantize);
+    }
     let result = match what.as_str() {
         "infer" => infer(&folder, rest, iters, quantize)?,
         "train" => train(&folder, rest.first().context("train MODEL BxS")?, iters)?,

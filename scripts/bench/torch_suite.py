@@ -4,6 +4,7 @@
 torch_suite.py infer MODEL_DIR 8x128 1x512 ... [--iters N]
 torch_suite.py train MODEL_DIR 16x128 [--iters N]
 torch_suite.py tokenize MODEL_DIR FILE.jsonl[.gz]
+torch_suite.py serve MODEL_DIR   (single passes on request, see paired.py)
 Prints one JSON object; seconds are medians over N timed runs after one warm-up run.
 """
 import gzip
@@ -13,6 +14,7 @@ import sys
 import time
 
 import torch
+from serve_passes import serve
 
 torch.set_num_threads(2)
 
@@ -33,21 +35,28 @@ def parse(argv):
     return iters, pos
 
 
-def infer(model_dir, shapes, iters):
+def encoder_pass(model_dir):
+    """A function timing one forward pass of the encoder at a `BxS` shape, in seconds."""
     from transformers import AutoModel
     model = AutoModel.from_pretrained(model_dir, add_pooling_layer=False).eval()
-    out = {}
-    for spec in shapes:
+
+    def one_pass(spec):
         b, s = map(int, spec.split("x"))
         x = ids(b, s, model.config.vocab_size)
         mask = torch.ones_like(x)
-        times = []
         with torch.inference_mode():
-            for i in range(iters + 1):
-                t = time.perf_counter()
-                model(input_ids=x, attention_mask=mask).last_hidden_state.sum().item()
-                if i:
-                    times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            model(input_ids=x, attention_mask=mask).last_hidden_state.sum().item()
+            return time.perf_counter() - t
+    return one_pass
+
+
+def infer(model_dir, shapes, iters):
+    one_pass = encoder_pass(model_dir)
+    out = {}
+    for spec in shapes:
+        b, s = map(int, spec.split("x"))
+        times = [one_pass(spec) for _ in range(iters + 1)][1:]
         sec = statistics.median(times)
         out[f"infer {spec}"] = {"seconds": sec, "tokens_per_s": b * s / sec}
     return out
@@ -98,6 +107,10 @@ def tokenize(model_dir, path):
 def main():
     iters, pos = parse(sys.argv[1:])
     what, model_dir, rest = pos[0], pos[1], pos[2:]
+    if what == "serve":
+        # single passes on request, see paired.py
+        serve(encoder_pass(model_dir))
+        return
     if what == "infer":
         out = infer(model_dir, rest, iters)
     elif what == "train":

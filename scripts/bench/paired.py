@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Encoder inference of naba, ONNX Runtime and PyTorch, paired pass by pass.
+
+Each engine is one long-lived process (`serve` mode of bench_suite, ort_suite.py and
+torch_suite.py) that runs a single forward pass when asked and answers with its seconds, timed
+inside the process. The engines take turns pass by pass (the order rotates every round), so
+passes a ratio compares ran within a second or two of each other: a slow spell of this shared
+machine, which lasts seconds to minutes, hits both sides of a ratio alike. The harness's
+process-per-repeat figures cannot separate engines closer than that noise (an A/A run of one
+engine spans 0.82-1.12 there); these ratios can.
+
+Per shape: median tokens/s of each engine, and the median with its quartiles of the per-round
+ratios naba / other. Warm-up: every engine runs every shape twice before timing.
+
+With --baseline, a second naba build (another bench_suite binary, e.g. from a worktree of an
+earlier commit) joins the rotation, and the table gains naba / baseline: how a change moved
+naba's speed, measured the same way.
+
+Usage: .venv/bin/python scripts/bench/paired.py [--rounds 30] [--models e5,bert-base]
+       [--shapes 8x128,1x512,32x64] [--baseline BENCH_SUITE] [--out bench/PAIRED.md]
+Needs what harness.py needs (run it once first: it exports the ONNX models).
+"""
+import argparse
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from harness import E5, ENV, PY, ROOT, SUITE, versions  # noqa: E402
+
+MODELS = {"e5": (E5, os.path.join(ROOT, "bench", ".models", "e5-onnx", "model.onnx"), 250002),
+          "bert-base": (os.path.join(ROOT, "bench", ".models", "bert-base-64k"),
+                        os.path.join(ROOT, "bench", ".models", "bert-base-64k", "model.onnx"), 64000)}
+OTHERS = {"onnxruntime": "ORT", "pytorch": "PyTorch", "baseline": "baseline"}
+
+
+class Engine:
+    """One serving process: ask(shape) -> seconds of one pass."""
+
+    def __init__(self, cmd):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV)
+
+    def ask(self, request):
+        self.proc.stdin.write(request + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit(f"engine {self.proc.args} ended: exit status {self.proc.wait()}")
+        return float(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def quartiles(xs):
+    q = statistics.quantiles(xs, n=4)
+    return q[0], statistics.median(xs), q[2]
+
+
+def run_model(name, rounds, shapes, baseline):
+    mdir, onnx, vocab = MODELS[name]
+    commands = {
+        "naba": [SUITE, "serve", mdir],
+        "onnxruntime": [PY, os.path.join(HERE, "ort_suite.py"), "serve", onnx, str(vocab)],
+        "pytorch": [PY, os.path.join(HERE, "torch_suite.py"), "serve", mdir],
+    }
+    if baseline:
+        commands["baseline"] = [baseline, "serve", mdir]
+    engines = {e: Engine(cmd) for e, cmd in commands.items()}
+    names = list(engines)
+    for _ in range(2):
+        for shape in shapes:
+            for e in engines.values():
+                e.ask(shape)
+    secs = {(e, s): [] for e in names for s in shapes}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for shape in shapes:
+            for e in order:
+                secs[(e, shape)].append(engines[e].ask(shape))
+        print(f"{name} round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+    rss = {e: engines[e].ask("rss") for e in names}
+    for e in engines.values():
+        e.close()
+    others = [e for e in names if e != "naba"]
+    lines = [f"## {name}", "",
+             "| shape | " + " | ".join(f"{e} tokens/s" for e in names) + " | " +
+             " | ".join(f"naba / {OTHERS[e]} (quartiles)" for e in others) + " |",
+             "|---" * (1 + len(names) + len(others)) + "|"]
+    for s in shapes:
+        b, n = map(int, s.split("x"))
+        cells = [f"{b * n / statistics.median(secs[(e, s)]):.0f}" for e in names]
+        for other in others:
+            lo, mid, hi = quartiles([o / x for x, o in zip(secs[("naba", s)], secs[(other, s)])])
+            cells.append(f"**{mid:.2f}x** ({lo:.2f}-{hi:.2f})")
+        lines.append(f"| b{b} x s{n} | " + " | ".join(cells) + " |")
+    lines += ["", "Peak RSS of the serving processes: " +
+              ", ".join(f"{e} {rss[e]:.0f} MB" for e in names) + ".", ""]
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--models", default="e5,bert-base")
+    ap.add_argument("--shapes", default="8x128,1x512,32x64")
+    ap.add_argument("--baseline", help="another naba bench_suite binary to pair with this one")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "PAIRED.md"))
+    a = ap.parse_args()
+    shapes = a.shapes.split(",")
+    v, rev, cpu = versions()
+    lines = ["# Encoder inference, paired pass by pass", "",
+             f"`{' '.join(['.venv/bin/python', 'scripts/bench/paired.py'] + sys.argv[1:])}`"
+             f" — {datetime.date.today()}, naba {rev}, onnxruntime {v['onnxruntime']}, torch {v['torch']}; "
+             f"{cpu}; 2 threads each; {a.rounds} rounds, one pass per engine and shape each, the engines' "
+             "order rotating. Ratios are per round (passes seconds apart), then their median and quartiles.", ""]
+    for name in a.models.split(","):
+        lines += run_model(name, a.rounds, shapes, a.baseline)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out + ".tmp", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(a.out + ".tmp", a.out)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
