@@ -10,13 +10,16 @@ process-per-repeat figures cannot separate engines closer than that noise (an A/
 engine spans 0.82-1.12 there); these ratios can.
 
 Per shape: median tokens/s of each engine, and the median with its quartiles of the per-round
-ratios naba / other. Warm-up: every engine runs every shape twice before timing.
+ratios naba / other. Warm-up: every engine runs every shape twice before timing. The engines are
+started afresh for each of --sessions sessions: a process keeps for its whole life whatever luck
+it had in where its buffers landed (two identical naba builds, paired in one session, differed
+by up to 10% from run to run), and fresh processes average that out.
 
 With --baseline, a second naba build (another bench_suite binary, e.g. from a worktree of an
 earlier commit) joins the rotation, and the table gains naba / baseline: how a change moved
 naba's speed, measured the same way.
 
-Usage: .venv/bin/python scripts/bench/paired.py [--rounds 30] [--models e5,bert-base]
+Usage: .venv/bin/python scripts/bench/paired.py [--rounds 10] [--sessions 3] [--models e5,bert-base]
        [--shapes 8x128,1x512,32x64] [--baseline BENCH_SUITE] [--out bench/PAIRED.md]
 Needs what harness.py needs (run it once first: it exports the ONNX models).
 """
@@ -61,7 +64,7 @@ def quartiles(xs):
     return q[0], statistics.median(xs), q[2]
 
 
-def run_model(name, rounds, shapes, baseline):
+def run_model(name, rounds, sessions, shapes, baseline):
     mdir, onnx, vocab = MODELS[name]
     commands = {
         "naba": [SUITE, "serve", mdir],
@@ -70,22 +73,26 @@ def run_model(name, rounds, shapes, baseline):
     }
     if baseline:
         commands["baseline"] = [baseline, "serve", mdir]
-    engines = {e: Engine(cmd) for e, cmd in commands.items()}
-    names = list(engines)
-    for _ in range(2):
-        for shape in shapes:
-            for e in engines.values():
-                e.ask(shape)
+    names = list(commands)
     secs = {(e, s): [] for e in names for s in shapes}
-    for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
-        for shape in shapes:
-            for e in order:
-                secs[(e, shape)].append(engines[e].ask(shape))
-        print(f"{name} round {r + 1}/{rounds}", file=sys.stderr, flush=True)
-    rss = {e: engines[e].ask("rss") for e in names}
-    for e in engines.values():
-        e.close()
+    rss = {e: 0.0 for e in names}
+    for session in range(sessions):
+        # fresh processes each session: where a process's buffers land in memory can make it a
+        # few percent faster or slower for its whole life, so one session alone would keep that
+        engines = {e: Engine(cmd) for e, cmd in commands.items()}
+        for _ in range(2):
+            for shape in shapes:
+                for e in engines.values():
+                    e.ask(shape)
+        for r in range(rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for shape in shapes:
+                for e in order:
+                    secs[(e, shape)].append(engines[e].ask(shape))
+            print(f"{name} session {session + 1}/{sessions} round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+        for e in names:
+            rss[e] = max(rss[e], engines[e].ask("rss"))
+            engines[e].close()
     others = [e for e in names if e != "naba"]
     lines = [f"## {name}", "",
              "| shape | " + " | ".join(f"{e} tokens/s" for e in names) + " | " +
@@ -105,7 +112,8 @@ def run_model(name, rounds, shapes, baseline):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=10, help="rounds per session")
+    ap.add_argument("--sessions", type=int, default=3, help="fresh engine processes this many times")
     ap.add_argument("--models", default="e5,bert-base")
     ap.add_argument("--shapes", default="8x128,1x512,32x64")
     ap.add_argument("--baseline", help="another naba bench_suite binary to pair with this one")
@@ -116,10 +124,11 @@ def main():
     lines = ["# Encoder inference, paired pass by pass", "",
              f"`{' '.join(['.venv/bin/python', 'scripts/bench/paired.py'] + sys.argv[1:])}`"
              f" — {datetime.date.today()}, naba {rev}, onnxruntime {v['onnxruntime']}, torch {v['torch']}; "
-             f"{cpu}; 2 threads each; {a.rounds} rounds, one pass per engine and shape each, the engines' "
-             "order rotating. Ratios are per round (passes seconds apart), then their median and quartiles.", ""]
+             f"{cpu}; 2 threads each; {a.sessions} sessions of fresh processes x {a.rounds} rounds, one pass per "
+             "engine and shape each, the engines' order rotating. Ratios are per round (passes seconds apart), "
+             "then their median and quartiles over all rounds.", ""]
     for name in a.models.split(","):
-        lines += run_model(name, a.rounds, shapes, a.baseline)
+        lines += run_model(name, a.rounds, a.sessions, shapes, a.baseline)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out + ".tmp", "w") as f:
         f.write("\n".join(lines) + "\n")
