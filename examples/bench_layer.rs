@@ -31,6 +31,39 @@ fn median_ms(repeats: usize, mut f: impl FnMut() -> Result<Tensor>) -> Result<f6
     Ok(times[times.len() / 2])
 }
 
+/// Attention heads of the e5-small shape.
+const HEADS: usize = 12;
+
+/// One layer's weights: q|k|v, attention output, FFN up, FFN down.
+type LayerWeights = [ops::PackedLinear; 4];
+
+/// One encoder layer's five inference ops on `y`, `lap(op, start)` called after each (ops
+/// numbered 0-4 in order: q|k|v, attention, output + LN, up + GELU, down + LN).
+fn layer(
+    y: &Tensor,
+    [qkv_w, out_w, up_w, down_w]: &LayerWeights,
+    mask: &Tensor,
+    ln: ops::LayerNormParams<'_>,
+    lap: &mut impl FnMut(usize, Instant),
+) -> Result<Tensor> {
+    let t = Instant::now();
+    let qkv = ops::packed_linear(y, qkv_w, false)?;
+    lap(0, t);
+    let t = Instant::now();
+    let ctx = ops::attention_inference(&qkv, mask, HEADS, 0.17)?;
+    lap(1, t);
+    let t = Instant::now();
+    let a = ops::packed_linear_residual_layer_norm(&ctx, out_w, y, ln)?;
+    lap(2, t);
+    let t = Instant::now();
+    let h = ops::packed_linear(&a, up_w, true)?;
+    lap(3, t);
+    let t = Instant::now();
+    let out = ops::packed_linear_residual_layer_norm(&h, down_w, &a, ln)?;
+    lap(4, t);
+    Ok(out)
+}
+
 fn main() -> anyhow::Result<()> {
     naba::alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,7 +71,7 @@ fn main() -> anyhow::Result<()> {
     let (b, s) = spec.split_once('x').context("shape is BxS")?;
     let (b, s): (usize, usize) = (b.parse()?, s.parse()?);
     let repeats: usize = args.get(1).map_or(Ok(20), |r| r.parse())?;
-    let (hidden, heads, ffn) = (384usize, 12usize, 1536usize);
+    let (hidden, heads, ffn) = (384usize, HEADS, 1536usize);
     let rows = b * s;
     let dev = Device::Cpu;
     let x = Tensor::randn(0f32, 1.0, (b, s, hidden), &dev)?;
@@ -101,13 +134,9 @@ fn main() -> anyhow::Result<()> {
     let chain = |shared: bool| {
         median_ms(repeats.div_ceil(4), || {
             let mut y = x.clone();
-            for (i, layer) in layers.iter().enumerate() {
-                let [qkv_w, out_w, up_w, down_w] = if shared && i > 0 { &layers[0] } else { layer };
-                let qkv = ops::packed_linear(&y, qkv_w, false)?;
-                let ctx = ops::attention_inference(&qkv, &mask, heads, 0.17)?;
-                let a = ops::packed_linear_residual_layer_norm(&ctx, out_w, &y, ln)?;
-                let h = ops::packed_linear(&a, up_w, true)?;
-                y = ops::packed_linear_residual_layer_norm(&h, down_w, &a, ln)?;
+            for (i, weights) in layers.iter().enumerate() {
+                let weights = if shared && i > 0 { &layers[0] } else { weights };
+                y = layer(&y, weights, &mask, ln, &mut |_, _| {})?;
             }
             Ok(y)
         })
@@ -117,24 +146,9 @@ fn main() -> anyhow::Result<()> {
     let chained = |pool: &rayon::ThreadPool, spent: &mut [f64; 5]| -> Result<()> {
         pool.install(|| {
             let mut y = x.clone();
-            for layer in &layers {
-                let [qkv_w, out_w, up_w, down_w] = layer;
-                let mut lap = |slot: usize, t0: Instant| spent[slot] += t0.elapsed().as_secs_f64();
-                let t = Instant::now();
-                let qkv = ops::packed_linear(&y, qkv_w, false)?;
-                lap(0, t);
-                let t = Instant::now();
-                let ctx = ops::attention_inference(&qkv, &mask, heads, 0.17)?;
-                lap(1, t);
-                let t = Instant::now();
-                let a = ops::packed_linear_residual_layer_norm(&ctx, out_w, &y, ln)?;
-                lap(2, t);
-                let t = Instant::now();
-                let h = ops::packed_linear(&a, up_w, true)?;
-                lap(3, t);
-                let t = Instant::now();
-                y = ops::packed_linear_residual_layer_norm(&h, down_w, &a, ln)?;
-                lap(4, t);
+            let mut lap = |op: usize, t0: Instant| spent[op] += t0.elapsed().as_secs_f64();
+            for weights in &layers {
+                y = layer(&y, weights, &mask, ln, &mut lap)?;
             }
             Ok(())
         })

@@ -101,6 +101,15 @@ def parse_log(path, runs_per_repeat):
 EMPTY_ARG = '""'  # how an empty argument is written back in the table's command line
 
 
+def write_report(path, lines):
+    """Writes the markdown `lines` to `path` atomically (temp file + rename) and prints them."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(path + ".tmp", path)
+    print("\n".join(lines))
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -227,11 +236,7 @@ def main():
             dps = med([(a.predict_docs - 1) / (n - o) for o, n in zip(t1, tn)])
             lines.append(f"| {label} | {med(t1):.2f} s | {dps:.1f} | {med([x[2] for x in results[(many, e)]]):.0f} MB |")
         lines += ["", "documents/s = (N - 1) / (t(N) - t(1)) per repeat (load time cancels out).", ""]
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out + ".tmp", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(a.out + ".tmp", a.out)
-    print("\n".join(lines))
+    write_report(a.out, lines)
 
 
 if __name__ == "__main__":

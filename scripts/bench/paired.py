@@ -32,7 +32,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import E5, ENV, PY, ROOT, SUITE, versions  # noqa: E402
+from harness import E5, ENV, PY, ROOT, SUITE, versions, write_report  # noqa: E402
 
 MODELS = {"e5": (E5, os.path.join(ROOT, "bench", ".models", "e5-onnx", "model.onnx"), 250002),
           "bert-base": (os.path.join(ROOT, "bench", ".models", "bert-base-64k"),
@@ -129,11 +129,7 @@ def main():
              "then their median and quartiles over all rounds.", ""]
     for name in a.models.split(","):
         lines += run_model(name, a.rounds, a.sessions, shapes, a.baseline)
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out + ".tmp", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(a.out + ".tmp", a.out)
-    print("\n".join(lines))
+    write_report(a.out, lines)
 
 
 if __name__ == "__main__":
