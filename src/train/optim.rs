@@ -121,7 +121,10 @@ impl Hyper {
 }
 
 /// AdamW on one chunk, vectorised for the CPU it runs on.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn adamw_chunk(hyper: &Hyper, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     let (b1, b2, eps, clip) = (hyper.b1, hyper.b2, hyper.eps, hyper.clip);
     let step = hyper.lr / hyper.bias1;

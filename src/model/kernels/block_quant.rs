@@ -146,7 +146,10 @@ impl QuantizedPanels {
 }
 
 /// 8-bit runs from depth `first` on, times their columns' scales.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn dequantize_q8(codes: &[u8], scales: &[f32], first: usize, out: &mut [f32]) {
     for (i, (run, out)) in codes
         .chunks_exact(NR)
@@ -162,7 +165,10 @@ fn dequantize_q8(codes: &[u8], scales: &[f32], first: usize, out: &mut [f32]) {
 }
 
 /// 4-bit runs (two columns per byte) from depth `first` on, times their columns' scales.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn dequantize_q4(codes: &[u8], scales: &[f32], first: usize, out: &mut [f32]) {
     const HALF: usize = NR / 2;
     for (i, (run, out)) in codes

@@ -70,7 +70,10 @@ impl CustomOp2 for GeluErfBackward {
 }
 
 /// `dx = dy * (Φ(x) + x φ(x))` over one chunk.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn gelu_backward_chunk(dx: &mut [f32], x: &[f32], dy: &[f32]) {
     for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
         let cdf = 0.5 * (1.0 + math::erf(x * FRAC_1_SQRT_2));

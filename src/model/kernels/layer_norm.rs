@@ -22,7 +22,10 @@ fn row_stats(x: &[f32], eps: f32) -> (f32, f32) {
 }
 
 /// Replaces one row by `(row - mean) / sqrt(var + eps) * weight + bias`.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 pub(crate) fn normalize_row_in_place(row: &mut [f32], weight: &[f32], bias: &[f32], eps: f32) {
     let (mean, rstd) = row_stats(row, eps);
     for ((v, &w), &b) in row.iter_mut().zip(weight).zip(bias) {
@@ -31,7 +34,10 @@ pub(crate) fn normalize_row_in_place(row: &mut [f32], weight: &[f32], bias: &[f3
 }
 
 /// dx of one row from its input `x`, output gradient `dy` and the weight `w`.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn input_grad_row(dx: &mut [f32], x: &[f32], dy: &[f32], w: &[f32], eps: f32) {
     let (mean, rstd) = row_stats(x, eps);
     let n = x.len() as f32;

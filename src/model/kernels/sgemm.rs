@@ -1,25 +1,27 @@
 //! `C += A W^T` for inference with the weight `W` packed once, when a model is prepared for
-//! inference, into the layout the AVX2/FMA micro-kernel reads (BLIS-style blocking). General
-//! gemm routines pack `W` again on every call; here nothing is packed per call: the micro-kernel
+//! inference, into the layout the micro-kernels read (BLIS-style blocking). General gemm
+//! routines pack `W` again on every call; here nothing is packed per call: the micro-kernel
 //! reads the activations `A` in place, row by row (as ONNX Runtime's MLAS kernels do).
 //!
 //! Layout: `W` (`[n, k]`, row-major) becomes panels of [`NR`] output columns; inside a panel, for
 //! each `k`, the [`NR`] weights of those columns are contiguous (the panel's last columns are
-//! zero-padded). The micro-kernel keeps an `MR x NR` tile of `C` in 12 registers while it walks
-//! `k`, broadcasting one value of each of [`MR`] rows of `A` per step. An 8- or 4-bit
-//! weight ([`PackedWeight::new_quantized`], [`super::block_quant`]) has the same layout with
-//! per-block scales; each panel sliver is dequantised into a buffer in cache before the
-//! micro-kernel reads it.
+//! zero-padded). A micro-kernel ([`micro`]) keeps an `MR x NR` tile of `C` (AVX2) or an
+//! `MR x 2NR` tile from two adjacent panels (AVX-512) in 12 registers while it walks `k`,
+//! broadcasting one value of each of [`MR`] rows of `A` per step. An 8- or 4-bit weight
+//! ([`PackedWeight::new_quantized`], [`super::block_quant`]) has the same layout with per-block
+//! scales; each panel sliver is dequantised into a buffer in cache before the micro-kernel reads
+//! it.
 //!
 //! CPUs without AVX2 and FMA (and other architectures) take the same packed data through a
 //! portable loop, so results do not depend on the dispatch beyond float rounding.
 
 use rayon::prelude::*;
 
-#[cfg(target_arch = "x86_64")]
-use super::avx2_fma;
+mod micro;
+
 use super::block_quant::{Bits, QuantizedPanels};
 use super::{MatView, SharedMut};
+use micro::{Micro, Tile};
 
 /// Rows of `C` per micro-tile.
 pub const MR: usize = 6;
@@ -230,6 +232,8 @@ pub(crate) struct Scratch {
     edge: Vec<f32>,
     /// One dequantised panel sliver of a quantised weight.
     sliver: Vec<f32>,
+    /// The next panel's sliver, for kernels that read two panels at once.
+    next_sliver: Vec<f32>,
     /// A block's rows of the intermediate of [`matmul_two`].
     between: Vec<f32>,
 }
@@ -515,7 +519,31 @@ pub(crate) unsafe fn gemm_rows(
     ldc: usize,
     output: Output,
 ) {
-    let Scratch { edge, sliver, .. } = scratch;
+    gemm_rows_with(Micro::detected(), a, lda, m, w, scratch, c, ldc, output)
+}
+
+/// [`gemm_rows`] with the micro-kernel `micro`.
+///
+/// # Safety
+/// As for [`gemm_rows`]; the CPU must run `micro`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_rows_with(
+    micro: Micro,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    w: &Panels<'_>,
+    scratch: &mut Scratch,
+    c: *mut f32,
+    ldc: usize,
+    output: Output,
+) {
+    let Scratch {
+        edge,
+        sliver,
+        next_sliver,
+        ..
+    } = scratch;
     let (n, k) = (w.n, w.k);
     if m == 0 {
         return;
@@ -535,7 +563,6 @@ pub(crate) unsafe fn gemm_rows(
     }
     let full_groups = m / MR;
     let rest = m % MR;
-    let mut tile = [0f32; MR * NR];
     let panels = n.div_ceil(NR);
     // a chunk of columns at a time: their C rows stay in cache while every depth block adds to
     // them
@@ -554,44 +581,45 @@ pub(crate) unsafe fn gemm_rows(
                     edge[i * kc..(i + 1) * kc].copy_from_slice(&a[src..src + kc]);
                 }
             }
-            for p in chunk.clone() {
+            for p in chunk.clone().step_by(micro.panels()) {
+                // a kernel reading two panels takes a last, unpaired one with its one-panel
+                // sibling
+                let micro = if p + micro.panels() <= chunk.end {
+                    micro
+                } else {
+                    micro.single()
+                };
                 let (b, ldb) = w.sliver(p, pc, kc, sliver);
-                let cols = NR.min(n - p * NR);
+                let b1 = if micro.panels() == 2 {
+                    let (b1, ldb1) = w.sliver(p + 1, pc, kc, next_sliver);
+                    debug_assert_eq!(ldb, ldb1);
+                    b1
+                } else {
+                    std::ptr::null()
+                };
+                let width = micro.panels() * NR;
+                let cols = width.min(n - p * NR);
                 for g in 0..full_groups + usize::from(rest > 0) {
                     let (a_ptr, a_stride, tile_rows) = if g < full_groups {
                         (a.as_ptr().add(g * MR * lda + pc), lda, MR)
                     } else {
                         (edge.as_ptr(), kc, rest)
                     };
-                    let c = c.add(g * MR * ldc + p * NR);
-                    let tile_of = |c, ldc, add| Tile {
+                    let tile = Tile {
                         a: a_ptr,
                         lda: a_stride,
                         b,
+                        b1,
                         ldb,
                         kc,
-                        c,
+                        c: c.add(g * MR * ldc + p * NR),
                         ldc,
                         add,
                     };
-                    if tile_rows == MR && cols == NR {
-                        kernel(tile_of(c, ldc, add));
+                    if tile_rows == MR && cols == width {
+                        micro.run(tile);
                     } else {
-                        // an edge tile: compute into a full scratch tile, copy back the valid part
-                        for (i, row) in tile.chunks_mut(NR).enumerate() {
-                            row.fill(0.0);
-                            if add && i < tile_rows {
-                                row[..cols].copy_from_slice(std::slice::from_raw_parts(
-                                    c.add(i * ldc),
-                                    cols,
-                                ));
-                            }
-                        }
-                        kernel(tile_of(tile.as_mut_ptr(), NR, true));
-                        for (i, row) in tile.chunks(NR).take(tile_rows).enumerate() {
-                            std::slice::from_raw_parts_mut(c.add(i * ldc), cols)
-                                .copy_from_slice(&row[..cols]);
-                        }
+                        edge_tile(micro, tile, tile_rows, cols);
                     }
                 }
             }
@@ -599,115 +627,27 @@ pub(crate) unsafe fn gemm_rows(
     }
 }
 
-/// One micro-tile product, `C[MR x NR] += A[MR x kc] · B[kc x NR]` (`=` when not `add`): `A`'s
-/// rows `lda` apart from `a`, `B`'s rows `ldb` apart from `b`, `C`'s rows `ldc` apart from `c`.
-#[derive(Clone, Copy)]
-struct Tile {
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    ldb: usize,
-    kc: usize,
-    c: *mut f32,
-    ldc: usize,
-    add: bool,
-}
-
-/// Computes `t` with the best micro-kernel this CPU runs.
+/// Computes a tile of which only `rows x cols` lie inside `C`: into a full tile on the stack,
+/// then copies back the part inside.
 ///
 /// # Safety
-/// `t.a` must cover `MR` rows of `kc` values, `lda` apart; `t.b` `kc` rows of `NR` values, `ldb`
-/// apart; `t.c` `MR` rows of `NR` values, `ldc` apart.
-#[inline]
-unsafe fn kernel(t: Tile) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if avx2_fma() {
-            return kernel_avx2(t);
+/// As for [`Micro::run`], except that `t.c` need only cover `rows` rows of `cols` values.
+unsafe fn edge_tile(micro: Micro, t: Tile, rows: usize, cols: usize) {
+    let width = micro.panels() * NR;
+    let mut tile = [0f32; MR * 2 * NR];
+    for (i, row) in tile.chunks_mut(width).take(MR).enumerate() {
+        if t.add && i < rows {
+            row[..cols].copy_from_slice(std::slice::from_raw_parts(t.c.add(i * t.ldc), cols));
         }
     }
-    kernel_portable(t)
-}
-
-/// The portable micro-kernel (same arithmetic, one multiply-add at a time).
-unsafe fn kernel_portable(t: Tile) {
-    let mut acc = [[0f32; NR]; MR];
-    for kk in 0..t.kc {
-        let bk = std::slice::from_raw_parts(t.b.add(kk * t.ldb), NR);
-        for (i, row) in acc.iter_mut().enumerate() {
-            let av = *t.a.add(i * t.lda + kk);
-            for (x, &bv) in row.iter_mut().zip(bk) {
-                *x = av.mul_add(bv, *x);
-            }
-        }
-    }
-    for (i, row) in acc.iter().enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            let c = t.c.add(i * t.ldc + j);
-            *c = if t.add { *c + v } else { v };
-        }
-    }
-}
-
-/// The AVX2 + FMA micro-kernel: 12 accumulators (6 rows x 2 vectors of 8), `k` unrolled by
-/// four, the weight sliver prefetched ahead and the `C` tile prefetched at the start so that
-/// its read at the end does not stall.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn kernel_avx2(t: Tile) {
-    use std::arch::x86_64::*;
-    let Tile {
-        a,
-        lda,
-        b,
-        ldb,
-        kc,
-        c,
-        ldc,
-        add,
-    } = t;
-    if add {
-        for i in 0..MR {
-            _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc) as *const i8);
-            _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc + NR - 1) as *const i8);
-        }
-    }
-    let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * lda));
-    let mut acc = [_mm256_setzero_ps(); 2 * MR];
-    // one step of k: the sliver's row `kk` times column `kk` of the six A rows
-    let step = |acc: &mut [__m256; 2 * MR], kk: usize| {
-        let b0 = _mm256_loadu_ps(b.add(kk * ldb));
-        let b1 = _mm256_loadu_ps(b.add(kk * ldb + 8));
-        for i in 0..MR {
-            let av = _mm256_broadcast_ss(&*rows[i].add(kk));
-            acc[2 * i] = _mm256_fmadd_ps(av, b0, acc[2 * i]);
-            acc[2 * i + 1] = _mm256_fmadd_ps(av, b1, acc[2 * i + 1]);
-        }
-    };
-    let mut kk = 0;
-    while kk + 4 <= kc {
-        for ahead in kk + 8..kk + 12 {
-            _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add(ahead * ldb) as *const i8);
-        }
-        step(&mut acc, kk);
-        step(&mut acc, kk + 1);
-        step(&mut acc, kk + 2);
-        step(&mut acc, kk + 3);
-        kk += 4;
-    }
-    while kk < kc {
-        step(&mut acc, kk);
-        kk += 1;
-    }
-    for i in 0..MR {
-        let (lo, hi) = (c.add(i * ldc), c.add(i * ldc + 8));
-        if add {
-            _mm256_storeu_ps(lo, _mm256_add_ps(_mm256_loadu_ps(lo), acc[2 * i]));
-            _mm256_storeu_ps(hi, _mm256_add_ps(_mm256_loadu_ps(hi), acc[2 * i + 1]));
-        } else {
-            _mm256_storeu_ps(lo, acc[2 * i]);
-            _mm256_storeu_ps(hi, acc[2 * i + 1]);
-        }
+    micro.run(Tile {
+        c: tile.as_mut_ptr(),
+        ldc: width,
+        add: true,
+        ..t
+    });
+    for (i, row) in tile.chunks(width).take(rows).enumerate() {
+        std::slice::from_raw_parts_mut(t.c.add(i * t.ldc), cols).copy_from_slice(&row[..cols]);
     }
 }
 
@@ -906,27 +846,70 @@ mod tests {
     }
 
     #[test]
-    fn the_portable_kernel_matches_the_dispatched_one() {
-        let kc = 37;
-        let (a, b) = (values(MR * kc, 4.0), values(NR * kc, 5.0));
-        let (mut c1, mut c2) = (values(MR * NR, 6.0), values(MR * NR, 6.0));
-        // SAFETY: both tiles hold MR x NR values with rows NR apart.
-        unsafe {
-            let tile = |c| Tile {
-                a: a.as_ptr(),
-                lda: kc,
-                b: b.as_ptr(),
-                ldb: NR,
-                kc,
-                c,
-                ldc: NR,
-                add: true,
-            };
-            kernel(tile(c1.as_mut_ptr()));
-            kernel_portable(tile(c2.as_mut_ptr()));
-        }
-        for (x, y) in c1.iter().zip(&c2) {
-            assert!((x - y).abs() < 1e-5);
+    fn the_dispatch_takes_the_widest_kernel_this_cpu_runs() {
+        let runnable = Micro::runnable();
+        let widest = runnable.last().copied().unwrap_or(Micro::Portable);
+        let expected = match widest {
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx512 if std::env::var_os("NABA_NO_AVX512").is_some() => widest.single(),
+            Micro::Emulated512 => Micro::Portable,
+            other => other,
+        };
+        assert_eq!(Micro::detected(), expected, "runnable: {runnable:?}");
+        // scripts/test-avx512 checks this line to know the AVX-512 kernel really ran
+        println!("dispatched micro-kernel: {:?}", Micro::detected());
+    }
+
+    #[test]
+    fn every_micro_kernel_this_cpu_runs_matches_a_naive_product() {
+        // pairs of panels whole and cut, an unpaired last panel, edge rows, two depth blocks,
+        // and a wide output in column chunks
+        let shapes = [
+            (7, 17, 5),
+            (13, 40, 300),
+            (12, 48, 9),
+            (200, 33, 530),
+            (13, 3000, 300),
+        ];
+        for micro in Micro::runnable() {
+            for &(m, n, k) in &shapes {
+                let a = values(m * k, 1.0);
+                let w = values(n * k, 2.0);
+                let held = values(m * n, 3.0);
+                for output in [Output::Add, Output::Overwrite] {
+                    let mut c = held.clone();
+                    // SAFETY: `c` holds m rows of n values; this CPU runs `micro`.
+                    unsafe {
+                        gemm_rows_with(
+                            micro,
+                            &a,
+                            k,
+                            m,
+                            &PackedWeight::new(&w, n, k).panels(),
+                            &mut Scratch::default(),
+                            c.as_mut_ptr(),
+                            n,
+                            output,
+                        );
+                    }
+                    for i in 0..m {
+                        for j in 0..n {
+                            let start = if output == Output::Add {
+                                held[i * n + j]
+                            } else {
+                                0.0
+                            };
+                            let want =
+                                start + (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum::<f32>();
+                            let got = c[i * n + j];
+                            assert!(
+                                (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                                "{micro:?} {output:?} {m}x{n}x{k} at ({i}, {j}): {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -10,7 +10,10 @@ use super::dropout::DropoutOp;
 use super::{f32_output, f32_slice, math, MIN_ROWS_PER_TASK};
 
 /// Writes `softmax(x + mask)` of one row into `y` (`mask` may be empty: no mask).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 pub(crate) fn softmax_row(x: &[f32], mask: &[f32], y: &mut [f32]) {
     if mask.is_empty() {
         y.copy_from_slice(x);
@@ -28,7 +31,10 @@ pub(crate) fn softmax_row(x: &[f32], mask: &[f32], y: &mut [f32]) {
 
 /// Replaces one row `x` by `exp(scale x + mask - max)` and returns the sum of the new values:
 /// an unnormalised softmax whose division is left to the caller (`mask` may be empty: no mask).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 pub(crate) fn exp_row_in_place(x: &mut [f32], mask: &[f32], scale: f32) -> f32 {
     let max = if mask.is_empty() {
         scale_max(x, &[], scale)
@@ -224,7 +230,10 @@ impl CustomOp2 for SoftmaxBackward {
 }
 
 /// `dx = y * (dy - sum(dy * y))` of one row.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn softmax_backward_row(dx: &mut [f32], y: &[f32], dy: &[f32]) {
     let s = math::dot(y, dy);
     for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {

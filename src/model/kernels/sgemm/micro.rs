@@ -1,0 +1,376 @@
+//! The micro-kernels of [`super`]: each computes one tile of `C` from an `MR`-row sliver of `A`
+//! and one or two `NR`-column panel slivers of `W`, keeping the tile in registers while it
+//! walks the depth.
+//!
+//! - AVX-512F: `MR x 2NR` from two adjacent panels, 12 accumulators of 16 lanes.
+//! - AVX2 + FMA: `MR x NR` from one panel, 12 accumulators of 8 lanes.
+//! - Portable: `MR x NR`, one multiply-add at a time.
+//!
+//! The AVX-512 kernel is written once over [`Lanes16`]; tests run that same code on plain
+//! 16-float arrays ([`Micro::Emulated512`]), so the paired-panel path is checked on CPUs
+//! without AVX-512 too. Setting `NABA_NO_AVX512` (to anything) keeps a CPU that has AVX-512 on
+//! the AVX2 kernel.
+
+#[cfg(target_arch = "x86_64")]
+use super::super::avx2_fma;
+use super::{MR, NR};
+
+/// One micro-tile product, `C[MR x cols] += A[MR x kc] · B[kc x cols]` (`=` when not `add`),
+/// `cols` being `NR` per panel the kernel reads: `A`'s rows `lda` apart from `a`; the first
+/// panel's rows `ldb` apart from `b`, the second's (paired kernels only) `ldb` apart from `b1`;
+/// `C`'s rows `ldc` apart from `c`.
+#[derive(Clone, Copy)]
+pub(super) struct Tile {
+    pub a: *const f32,
+    pub lda: usize,
+    pub b: *const f32,
+    pub b1: *const f32,
+    pub ldb: usize,
+    pub kc: usize,
+    pub c: *mut f32,
+    pub ldc: usize,
+    pub add: bool,
+}
+
+/// A micro-kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Micro {
+    /// One multiply-add at a time, one panel.
+    Portable,
+    /// AVX2 + FMA, one panel.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// AVX-512F, two panels.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// The AVX-512 kernel's code on 16-float arrays: runs on any CPU, two panels.
+    #[cfg(test)]
+    Emulated512,
+}
+
+impl Micro {
+    /// The fastest kernel this CPU runs (decided once).
+    pub fn detected() -> Self {
+        use std::sync::OnceLock;
+        static BEST: OnceLock<Micro> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if is_x86_feature_detected!("avx512f")
+                    && avx2_fma()
+                    && std::env::var_os("NABA_NO_AVX512").is_none()
+                {
+                    return Micro::Avx512;
+                }
+                if avx2_fma() {
+                    return Micro::Avx2;
+                }
+            }
+            Micro::Portable
+        })
+    }
+
+    /// Panels the kernel reads at once: its tile is `MR x (panels * NR)`.
+    pub fn panels(self) -> usize {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx512 => 2,
+            #[cfg(test)]
+            Micro::Emulated512 => 2,
+            _ => 1,
+        }
+    }
+
+    /// The one-panel kernel to take for a last, unpaired panel.
+    pub fn single(self) -> Self {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx512 => Micro::Avx2,
+            #[cfg(test)]
+            Micro::Emulated512 => Micro::Portable,
+            other => other,
+        }
+    }
+
+    /// Computes `t`.
+    ///
+    /// # Safety
+    /// The CPU must run this kernel (see [`Micro::detected`]). `t.a` must cover `MR` rows of
+    /// `kc` values, `lda` apart; `t.b` (and `t.b1` for two panels) `kc` rows of `NR` values,
+    /// `ldb` apart; `t.c` `MR` rows of `panels * NR` values, `ldc` apart.
+    #[inline]
+    pub unsafe fn run(self, t: Tile) {
+        match self {
+            Micro::Portable => portable(t),
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx2 => avx2(t),
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx512 => avx512(t),
+            #[cfg(test)]
+            Micro::Emulated512 => paired::<Emulated16>(t),
+        }
+    }
+}
+
+/// The portable kernel (same arithmetic, one multiply-add at a time).
+unsafe fn portable(t: Tile) {
+    let mut acc = [[0f32; NR]; MR];
+    for kk in 0..t.kc {
+        let bk = std::slice::from_raw_parts(t.b.add(kk * t.ldb), NR);
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = *t.a.add(i * t.lda + kk);
+            for (x, &bv) in row.iter_mut().zip(bk) {
+                *x = av.mul_add(bv, *x);
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            let c = t.c.add(i * t.ldc + j);
+            *c = if t.add { *c + v } else { v };
+        }
+    }
+}
+
+/// Hints that the cache line at `p` will be read soon (no-op off x86_64).
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
+    }
+}
+
+/// Prefetches the `C` tile's rows (`width` values each) when the kernel will read them at its
+/// end, so that the read does not stall.
+#[inline(always)]
+fn prefetch_tile(t: &Tile, width: usize) {
+    if t.add {
+        for i in 0..MR {
+            for j in (0..width).step_by(16).chain([width - 1]) {
+                prefetch(t.c.wrapping_add(i * t.ldc + j));
+            }
+        }
+    }
+}
+
+/// The AVX2 + FMA kernel: 12 accumulators (6 rows x 2 vectors of 8), `k` unrolled by four, the
+/// weight sliver prefetched ahead and the `C` tile prefetched at the start.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2(t: Tile) {
+    use std::arch::x86_64::*;
+    let Tile {
+        a,
+        lda,
+        b,
+        ldb,
+        kc,
+        c,
+        ldc,
+        add,
+        ..
+    } = t;
+    prefetch_tile(&t, NR);
+    let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * lda));
+    let mut acc = [_mm256_setzero_ps(); 2 * MR];
+    // one step of k: the sliver's row `kk` times column `kk` of the six A rows
+    let step = |acc: &mut [__m256; 2 * MR], kk: usize| {
+        let b0 = _mm256_loadu_ps(b.add(kk * ldb));
+        let b1 = _mm256_loadu_ps(b.add(kk * ldb + 8));
+        for i in 0..MR {
+            let av = _mm256_broadcast_ss(&*rows[i].add(kk));
+            acc[2 * i] = _mm256_fmadd_ps(av, b0, acc[2 * i]);
+            acc[2 * i + 1] = _mm256_fmadd_ps(av, b1, acc[2 * i + 1]);
+        }
+    };
+    let mut kk = 0;
+    while kk + 4 <= kc {
+        for ahead in kk + 8..kk + 12 {
+            prefetch(b.wrapping_add(ahead * ldb));
+        }
+        step(&mut acc, kk);
+        step(&mut acc, kk + 1);
+        step(&mut acc, kk + 2);
+        step(&mut acc, kk + 3);
+        kk += 4;
+    }
+    while kk < kc {
+        step(&mut acc, kk);
+        kk += 1;
+    }
+    for i in 0..MR {
+        let (lo, hi) = (c.add(i * ldc), c.add(i * ldc + 8));
+        if add {
+            _mm256_storeu_ps(lo, _mm256_add_ps(_mm256_loadu_ps(lo), acc[2 * i]));
+            _mm256_storeu_ps(hi, _mm256_add_ps(_mm256_loadu_ps(hi), acc[2 * i + 1]));
+        } else {
+            _mm256_storeu_ps(lo, acc[2 * i]);
+            _mm256_storeu_ps(hi, acc[2 * i + 1]);
+        }
+    }
+}
+
+/// The AVX-512F kernel: [`paired`] on 512-bit registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn avx512(t: Tile) {
+    paired::<Avx512Lanes>(t)
+}
+
+/// What the paired kernel needs of a vector of 16 f32 lanes.
+trait Lanes16: Copy {
+    /// All lanes zero.
+    unsafe fn zero() -> Self;
+    /// 16 values from `p` (unaligned).
+    unsafe fn load(p: *const f32) -> Self;
+    /// The value at `p` in every lane.
+    unsafe fn splat(p: *const f32) -> Self;
+    /// `a * b + c`, lane by lane, rounded once.
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self;
+    /// `a + b`, lane by lane.
+    unsafe fn add(a: Self, b: Self) -> Self;
+    /// Writes the 16 lanes at `p` (unaligned).
+    unsafe fn store(self, p: *mut f32);
+}
+
+/// One step of the paired kernel: the two panels' row `kk` times column `kk` of the `MR` rows
+/// of `A`.
+#[inline(always)]
+unsafe fn paired_step<V: Lanes16>(
+    acc: &mut [V; 2 * MR],
+    rows: &[*const f32; MR],
+    b: *const f32,
+    b1: *const f32,
+    kk: usize,
+) {
+    let (v0, v1) = (V::load(b), V::load(b1));
+    for i in 0..MR {
+        let av = V::splat(rows[i].add(kk));
+        acc[2 * i] = V::mul_add(av, v0, acc[2 * i]);
+        acc[2 * i + 1] = V::mul_add(av, v1, acc[2 * i + 1]);
+    }
+}
+
+/// The two-panel kernel: 12 accumulators (6 rows x 2 panels of 16 lanes), `k` unrolled by
+/// four, both weight slivers prefetched ahead and the `C` tile prefetched at the start.
+#[inline(always)]
+unsafe fn paired<V: Lanes16>(t: Tile) {
+    let Tile {
+        a,
+        lda,
+        b,
+        b1,
+        ldb,
+        kc,
+        c,
+        ldc,
+        add,
+    } = t;
+    prefetch_tile(&t, 2 * NR);
+    let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * lda));
+    let mut acc = [V::zero(); 2 * MR];
+    let mut kk = 0;
+    while kk + 4 <= kc {
+        for ahead in kk + 8..kk + 12 {
+            prefetch(b.wrapping_add(ahead * ldb));
+            prefetch(b1.wrapping_add(ahead * ldb));
+        }
+        for step in kk..kk + 4 {
+            paired_step(&mut acc, &rows, b.add(step * ldb), b1.add(step * ldb), step);
+        }
+        kk += 4;
+    }
+    while kk < kc {
+        paired_step(&mut acc, &rows, b.add(kk * ldb), b1.add(kk * ldb), kk);
+        kk += 1;
+    }
+    for i in 0..MR {
+        for (half, &v) in acc[2 * i..2 * i + 2].iter().enumerate() {
+            let out = c.add(i * ldc + half * NR);
+            let v = if add { V::add(V::load(out), v) } else { v };
+            v.store(out);
+        }
+    }
+}
+
+/// 16 lanes in one AVX-512 register.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Avx512Lanes(std::arch::x86_64::__m512);
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes16 for Avx512Lanes {
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Self(std::arch::x86_64::_mm512_setzero_ps())
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Self(std::arch::x86_64::_mm512_loadu_ps(p))
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f32) -> Self {
+        Self(std::arch::x86_64::_mm512_set1_ps(*p))
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+        Self(std::arch::x86_64::_mm512_fmadd_ps(a.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self, b: Self) -> Self {
+        Self(std::arch::x86_64::_mm512_add_ps(a.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        std::arch::x86_64::_mm512_storeu_ps(p, self.0)
+    }
+}
+
+/// 16 lanes as plain floats, with the same arithmetic as [`Avx512Lanes`] (a fused
+/// multiply-add per lane).
+#[cfg(test)]
+#[derive(Clone, Copy)]
+struct Emulated16([f32; 16]);
+
+#[cfg(test)]
+impl Lanes16 for Emulated16 {
+    unsafe fn zero() -> Self {
+        Self([0.0; 16])
+    }
+    unsafe fn load(p: *const f32) -> Self {
+        Self(std::ptr::read_unaligned(p as *const [f32; 16]))
+    }
+    unsafe fn splat(p: *const f32) -> Self {
+        Self([*p; 16])
+    }
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+        Self(std::array::from_fn(|i| a.0[i].mul_add(b.0[i], c.0[i])))
+    }
+    unsafe fn add(a: Self, b: Self) -> Self {
+        Self(std::array::from_fn(|i| a.0[i] + b.0[i]))
+    }
+    unsafe fn store(self, p: *mut f32) {
+        std::ptr::write_unaligned(p as *mut [f32; 16], self.0)
+    }
+}
+
+#[cfg(test)]
+impl Micro {
+    /// Every kernel this CPU runs, the emulated one included.
+    pub fn runnable() -> Vec<Micro> {
+        let mut all = vec![Micro::Portable, Micro::Emulated512];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx2_fma() {
+                all.push(Micro::Avx2);
+                if is_x86_feature_detected!("avx512f") {
+                    all.push(Micro::Avx512);
+                }
+            }
+        }
+        all
+    }
+}
