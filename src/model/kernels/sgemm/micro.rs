@@ -6,9 +6,9 @@
 //! - AVX2 + FMA: `MR x NR` from one panel, 12 accumulators of 8 lanes.
 //! - Portable: `MR x NR`, one multiply-add at a time.
 //!
-//! The AVX-512 kernel is written once over [`Lanes16`]; tests run that same code on plain
-//! 16-float arrays ([`Micro::Emulated512`]), so the paired-panel path is checked on CPUs
-//! without AVX-512 too. Setting `NABA_NO_AVX512` (to anything) keeps a CPU that has AVX-512 on
+//! The AVX2 and AVX-512 kernels are one kernel, [`paired`], over [`Lanes`]; tests run that same
+//! code with 16 lanes on plain float arrays ([`Micro::Emulated512`]), so the paired-panel path
+//! is checked on CPUs without AVX-512 too. Setting `NABA_NO_AVX512` (to anything) keeps a CPU that has AVX-512 on
 //! the AVX2 kernel.
 
 #[cfg(target_arch = "x86_64")]
@@ -156,61 +156,15 @@ fn prefetch_tile(t: &Tile, width: usize) {
     }
 }
 
-/// The AVX2 + FMA kernel: 12 accumulators (6 rows x 2 vectors of 8), `k` unrolled by four, the
-/// weight sliver prefetched ahead and the `C` tile prefetched at the start.
+/// The AVX2 + FMA kernel: [`paired`] on 256-bit registers, its two "panels" the two halves of
+/// one.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2(t: Tile) {
-    use std::arch::x86_64::*;
-    let Tile {
-        a,
-        lda,
-        b,
-        ldb,
-        kc,
-        c,
-        ldc,
-        add,
-        ..
-    } = t;
-    prefetch_tile(&t, NR);
-    let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * lda));
-    let mut acc = [_mm256_setzero_ps(); 2 * MR];
-    // one step of k: the sliver's row `kk` times column `kk` of the six A rows
-    let step = |acc: &mut [__m256; 2 * MR], kk: usize| {
-        let b0 = _mm256_loadu_ps(b.add(kk * ldb));
-        let b1 = _mm256_loadu_ps(b.add(kk * ldb + 8));
-        for i in 0..MR {
-            let av = _mm256_broadcast_ss(&*rows[i].add(kk));
-            acc[2 * i] = _mm256_fmadd_ps(av, b0, acc[2 * i]);
-            acc[2 * i + 1] = _mm256_fmadd_ps(av, b1, acc[2 * i + 1]);
-        }
-    };
-    let mut kk = 0;
-    while kk + 4 <= kc {
-        for ahead in kk + 8..kk + 12 {
-            prefetch(b.wrapping_add(ahead * ldb));
-        }
-        step(&mut acc, kk);
-        step(&mut acc, kk + 1);
-        step(&mut acc, kk + 2);
-        step(&mut acc, kk + 3);
-        kk += 4;
-    }
-    while kk < kc {
-        step(&mut acc, kk);
-        kk += 1;
-    }
-    for i in 0..MR {
-        let (lo, hi) = (c.add(i * ldc), c.add(i * ldc + 8));
-        if add {
-            _mm256_storeu_ps(lo, _mm256_add_ps(_mm256_loadu_ps(lo), acc[2 * i]));
-            _mm256_storeu_ps(hi, _mm256_add_ps(_mm256_loadu_ps(hi), acc[2 * i + 1]));
-        } else {
-            _mm256_storeu_ps(lo, acc[2 * i]);
-            _mm256_storeu_ps(hi, acc[2 * i + 1]);
-        }
-    }
+    paired::<Avx2Lanes>(Tile {
+        b1: t.b.add(Avx2Lanes::LANES),
+        ..t
+    })
 }
 
 /// The AVX-512F kernel: [`paired`] on 512-bit registers.
@@ -220,8 +174,10 @@ unsafe fn avx512(t: Tile) {
     paired::<Avx512Lanes>(t)
 }
 
-/// What the paired kernel needs of a vector of 16 f32 lanes.
-trait Lanes16: Copy {
+/// What the paired kernel needs of a vector of f32 lanes.
+trait Lanes: Copy {
+    /// Lanes per vector.
+    const LANES: usize;
     /// All lanes zero.
     unsafe fn zero() -> Self;
     /// 16 values from `p` (unaligned).
@@ -239,7 +195,7 @@ trait Lanes16: Copy {
 /// One step of the paired kernel: the two panels' row `kk` times column `kk` of the `MR` rows
 /// of `A`.
 #[inline(always)]
-unsafe fn paired_step<V: Lanes16>(
+unsafe fn paired_step<V: Lanes>(
     acc: &mut [V; 2 * MR],
     rows: &[*const f32; MR],
     b: *const f32,
@@ -254,10 +210,12 @@ unsafe fn paired_step<V: Lanes16>(
     }
 }
 
-/// The two-panel kernel: 12 accumulators (6 rows x 2 panels of 16 lanes), `k` unrolled by
-/// four, both weight slivers prefetched ahead and the `C` tile prefetched at the start.
+/// The paired kernel: an `MR x 2 LANES` tile of `C` in 12 accumulators (6 rows x 2 vectors),
+/// the vectors' weights read from `b` and `b1` (two panels for 16 lanes, the two halves of one
+/// for 8), `k` unrolled by four, the weight slivers prefetched ahead and the `C` tile
+/// prefetched at the start so that its read at the end does not stall.
 #[inline(always)]
-unsafe fn paired<V: Lanes16>(t: Tile) {
+unsafe fn paired<V: Lanes>(t: Tile) {
     let Tile {
         a,
         lda,
@@ -269,14 +227,18 @@ unsafe fn paired<V: Lanes16>(t: Tile) {
         ldc,
         add,
     } = t;
-    prefetch_tile(&t, 2 * NR);
+    let width = 2 * V::LANES;
+    prefetch_tile(&t, width);
     let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * lda));
     let mut acc = [V::zero(); 2 * MR];
     let mut kk = 0;
     while kk + 4 <= kc {
         for ahead in kk + 8..kk + 12 {
             prefetch(b.wrapping_add(ahead * ldb));
-            prefetch(b1.wrapping_add(ahead * ldb));
+            if width > NR {
+                // a second panel: other cache lines
+                prefetch(b1.wrapping_add(ahead * ldb));
+            }
         }
         for step in kk..kk + 4 {
             paired_step(&mut acc, &rows, b.add(step * ldb), b1.add(step * ldb), step);
@@ -289,10 +251,44 @@ unsafe fn paired<V: Lanes16>(t: Tile) {
     }
     for i in 0..MR {
         for (half, &v) in acc[2 * i..2 * i + 2].iter().enumerate() {
-            let out = c.add(i * ldc + half * NR);
+            let out = c.add(i * ldc + half * V::LANES);
             let v = if add { V::add(V::load(out), v) } else { v };
             v.store(out);
         }
+    }
+}
+
+/// 8 lanes in one AVX2 register.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Avx2Lanes(std::arch::x86_64::__m256);
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx2Lanes {
+    const LANES: usize = 8;
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Self(std::arch::x86_64::_mm256_setzero_ps())
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Self(std::arch::x86_64::_mm256_loadu_ps(p))
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f32) -> Self {
+        Self(std::arch::x86_64::_mm256_broadcast_ss(&*p))
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+        Self(std::arch::x86_64::_mm256_fmadd_ps(a.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self, b: Self) -> Self {
+        Self(std::arch::x86_64::_mm256_add_ps(a.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        std::arch::x86_64::_mm256_storeu_ps(p, self.0)
     }
 }
 
@@ -302,7 +298,8 @@ unsafe fn paired<V: Lanes16>(t: Tile) {
 struct Avx512Lanes(std::arch::x86_64::__m512);
 
 #[cfg(target_arch = "x86_64")]
-impl Lanes16 for Avx512Lanes {
+impl Lanes for Avx512Lanes {
+    const LANES: usize = 16;
     #[inline(always)]
     unsafe fn zero() -> Self {
         Self(std::arch::x86_64::_mm512_setzero_ps())
@@ -336,7 +333,8 @@ impl Lanes16 for Avx512Lanes {
 struct Emulated16([f32; 16]);
 
 #[cfg(test)]
-impl Lanes16 for Emulated16 {
+impl Lanes for Emulated16 {
+    const LANES: usize = 16;
     unsafe fn zero() -> Self {
         Self([0.0; 16])
     }
