@@ -1,5 +1,5 @@
 //! naba's packed-weight sgemm (`kernels::sgemm`) against the gemm crate on the encoder's
-//! projection shapes, 2 threads: best-of-N GFLOP/s of `C += A W^T`.
+//! projection shapes (e5-small's and BERT-base's), 2 threads: best-of-N GFLOP/s of `C += A W^T`.
 //! `cargo run --release --example bench_gemm -- [REPEATS]`
 
 use std::time::Instant;
@@ -38,6 +38,12 @@ fn main() {
         (512, 384, 1536),
         (2048, 1536, 384),
         (2048, 384, 1536),
+        // BERT-base's (768 hidden, 3,072 FFN) at 512 and 1,024 rows
+        (512, 2304, 768),
+        (512, 3072, 768),
+        (512, 768, 3072),
+        (1024, 2304, 768),
+        (1024, 768, 3072),
     ] {
         let (a, w) = (values(m * k), values(n * k));
         let mut c = vec![0f32; m * n];

@@ -3,7 +3,9 @@
 //! through 12 layers, op by op on 1 thread and on 2 (how each op scales); then 12 chained
 //! layers with one set of weights and with 12 (whether streaming 85 MB of weights from DRAM
 //! costs).
-//! `cargo run --release --example bench_layer -- BxS [REPEATS]`; threads from `RAYON_NUM_THREADS`.
+//! `cargo run --release --example bench_layer -- BxS [REPEATS] [e5|bert-base]` (layer shape,
+//! default e5: 384 hidden, 1,536 FFN; bert-base: 768 and 3,072; 12 heads both); threads from
+//! `RAYON_NUM_THREADS`.
 
 use std::time::Instant;
 
@@ -31,8 +33,17 @@ fn median_ms(repeats: usize, mut f: impl FnMut() -> Result<Tensor>) -> Result<f6
     Ok(times[times.len() / 2])
 }
 
-/// Attention heads of the e5-small shape.
+/// Attention heads of both layer shapes.
 const HEADS: usize = 12;
+
+/// Hidden and feed-forward widths of a named layer shape.
+fn layer_shape(name: &str) -> anyhow::Result<(usize, usize)> {
+    match name {
+        "e5" => Ok((384, 1536)),
+        "bert-base" => Ok((768, 3072)),
+        other => anyhow::bail!("unknown layer shape {other:?} (e5 or bert-base)"),
+    }
+}
 
 /// One layer's weights: q|k|v, attention output, FFN up, FFN down.
 type LayerWeights = [ops::PackedLinear; 4];
@@ -67,11 +78,14 @@ fn layer(
 fn main() -> anyhow::Result<()> {
     naba::alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let spec = args.first().context("usage: bench_layer BxS [REPEATS]")?;
+    let spec = args
+        .first()
+        .context("usage: bench_layer BxS [REPEATS] [e5|bert-base]")?;
     let (b, s) = spec.split_once('x').context("shape is BxS")?;
     let (b, s): (usize, usize) = (b.parse()?, s.parse()?);
     let repeats: usize = args.get(1).map_or(Ok(20), |r| r.parse())?;
-    let (hidden, heads, ffn) = (384usize, HEADS, 1536usize);
+    let (hidden, ffn) = layer_shape(args.get(2).map_or("e5", String::as_str))?;
+    let heads = HEADS;
     let rows = b * s;
     let dev = Device::Cpu;
     let x = Tensor::randn(0f32, 1.0, (b, s, hidden), &dev)?;

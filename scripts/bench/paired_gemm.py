@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""naba's gemm against ONNX Runtime's MatMul (MLAS), in one process, call by call.
+
+`ort_matmul.py` and `examples/bench_gemm.rs` time the two engines in separate processes, minutes
+apart, and this machine moves by 10-30% from one spell to the next, so their figures cannot tell
+a 10% gap from none. Here naba's gemm is loaded into the Python process (the C ABI of
+`examples/gemm_ffi.rs`) beside an ONNX Runtime session, and the engines take turns call by call,
+the order rotating every round: the two calls of a ratio run milliseconds apart.
+
+Each timed call follows an untimed one of the same engine (warm caches, as inside a model's
+layer loop), or, with --cold, a sweep over 64 MB that evicts both engines' data. ONNX Runtime's
+workers do not spin (`session.intra_op.allow_spinning` 0), so that they leave the cores to
+naba's between calls. With --baseline LIB, a second naba build (the same example built at
+another commit) joins the rotation.
+
+Per shape: median GFLOP/s of each engine and the median with quartiles of the per-round ratios.
+
+Usage: .venv/bin/python scripts/bench/paired_gemm.py [--threads 2] [--rounds 20]
+       [--shapes 512x2304x768,...] [--cold] [--baseline OTHER_libgemm_ffi.so]
+(builds `cargo build --release --example gemm_ffi` first)
+"""
+import argparse
+import ctypes
+import os
+import statistics
+import subprocess
+import time
+
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LIB = os.path.join(ROOT, "target", "release", "examples", "libgemm_ffi.so")
+# (m, n, k): e5-small's projections at 512 and 1,024 rows, then BERT-base's at 512 and 2,048
+SHAPES = "512x1152x384,512x1536x384,512x384x1536,1024x1152x384,512x2304x768,512x3072x768,512x768x3072,2048x2304x768"
+
+
+def naba_lib(path, threads):
+    lib = ctypes.CDLL(path)
+    lib.naba_pack.restype = ctypes.c_void_p
+    lib.naba_pack.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
+    lib.naba_gemm.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    lib.naba_threads.argtypes = [ctypes.c_size_t]
+    lib.naba_free.argtypes = [ctypes.c_void_p]
+    lib.naba_threads(threads)
+    return lib
+
+
+def ort_session(w, threads):
+    k, n = w.shape
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "w"], ["c"])], "matmul",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["m", k])],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, ["m", n])],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--shapes", default=SHAPES)
+    ap.add_argument("--cold", action="store_true", help="evict the caches before every timed call")
+    ap.add_argument("--baseline", help="a second libgemm_ffi.so (another naba build)")
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "gemm_ffi"], cwd=ROOT, check=True)
+    libs = {"naba": naba_lib(LIB, a.threads)}
+    if a.baseline:
+        libs["baseline"] = naba_lib(a.baseline, a.threads)
+    names = ["onnxruntime"] + list(libs)
+    evict = np.zeros(16 << 20, dtype=np.float32)
+    others = [e for e in names if e != "naba"]
+    print(f"{a.threads} threads, {a.rounds} rounds, {'cold' if a.cold else 'warm'} caches\n")
+    print("| m x n x k | " + " | ".join(f"{e} GFLOP/s" for e in names) + " | " +
+          " | ".join(f"naba / {e} (quartiles)" for e in others) + " |")
+    print("|---" * (1 + len(names) + len(others)) + "|")
+    for spec in a.shapes.split(","):
+        m, n, k = map(int, spec.split("x"))
+        rng = np.random.default_rng(0)
+        w = rng.random((k, n), dtype=np.float32) - 0.5
+        x = rng.random((m, k), dtype=np.float32) - 0.5
+        session = ort_session(w, a.threads)
+        w_rows = np.ascontiguousarray(w.T)  # [n, k], as naba packs it
+        packed = {e: lib.naba_pack(w_rows.ctypes.data, n, k) for e, lib in libs.items()}
+        expected = session.run(None, {"a": x})[0]
+        for e, lib in libs.items():
+            got = np.empty((m, n), dtype=np.float32)
+            lib.naba_gemm(packed[e], x.ctypes.data, m, got.ctypes.data)
+            assert np.allclose(got, expected, atol=1e-3), f"{e}: {abs(got - expected).max()} off"
+
+        def call(e):
+            if e == "onnxruntime":
+                session.run(None, {"a": x})
+            else:
+                libs[e].naba_gemm(packed[e], x.ctypes.data, m, None)
+
+        def timed(e):
+            if a.cold:
+                evict[::16] += 1.0
+            else:
+                call(e)
+            t = time.perf_counter()
+            call(e)
+            return time.perf_counter() - t
+
+        secs = {e: [] for e in names}
+        for r in range(a.rounds):
+            for e in names[r % len(names):] + names[:r % len(names)]:
+                secs[e].append(timed(e))
+        flops = 2.0 * m * n * k
+        cells = [f"{flops / statistics.median(secs[e]) / 1e9:.1f}" for e in names]
+        for other in others:
+            q = statistics.quantiles([o / s for s, o in zip(secs["naba"], secs[other])], n=4)
+            cells.append(f"**{q[1]:.2f}x** ({q[0]:.2f}-{q[2]:.2f})")
+        print(f"| {m} x {n} x {k} | " + " | ".join(cells) + " |", flush=True)
+        for e, lib in libs.items():
+            lib.naba_free(packed[e])
+
+
+if __name__ == "__main__":
+    main()
