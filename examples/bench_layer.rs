@@ -85,7 +85,6 @@ fn main() -> anyhow::Result<()> {
     let (b, s): (usize, usize) = (b.parse()?, s.parse()?);
     let repeats: usize = args.get(1).map_or(Ok(20), |r| r.parse())?;
     let (hidden, ffn) = layer_shape(args.get(2).map_or("e5", String::as_str))?;
-    let heads = HEADS;
     let rows = b * s;
     let dev = Device::Cpu;
     let x = Tensor::randn(0f32, 1.0, (b, s, hidden), &dev)?;
@@ -111,7 +110,7 @@ fn main() -> anyhow::Result<()> {
     let ms = median_ms(repeats, || ops::packed_linear(&x, &p_qkv, false))?;
     report("q|k|v projection", mm(3 * hidden, hidden), ms);
     let ms = median_ms(repeats, || {
-        ops::attention_inference(&qkv, &mask, heads, 0.17)
+        ops::attention_inference(&qkv, &mask, HEADS, 0.17)
     })?;
     report("attention", 4.0 * (b * s * s * hidden) as f64, ms);
     let ln = (&ln_w[..], &ln_b[..], 1e-12);

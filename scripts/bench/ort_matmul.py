@@ -19,17 +19,21 @@ SHAPES = [(1024, 384, 384), (1024, 1152, 384), (1024, 1536, 384), (1024, 384, 15
           (1024, 768, 3072)]
 
 
-def session(m, n, k, threads):
-    w = np.random.default_rng(0).random((k, n), dtype=np.float32) - 0.5
+def matmul_session(w, threads, rows, spinning=True):
+    """An ONNX Runtime session of one MatMul `C = A w`, `w` (`[k, n]`) a constant initializer;
+    `rows`: A's row count, or a name for a dynamic one; `spinning`: whether idle workers spin."""
+    k, n = w.shape
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["a", "w"], ["c"])], "matmul",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [m, n])],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [rows, k])],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [rows, n])],
         [numpy_helper.from_array(w, "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
@@ -37,7 +41,8 @@ def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 15
     for m, n, k in SHAPES:
-        s = session(m, n, k, threads)
+        w = np.random.default_rng(0).random((k, n), dtype=np.float32) - 0.5
+        s = matmul_session(w, threads, m)
         a = np.random.default_rng(1).random((m, k), dtype=np.float32)
         s.run(None, {"a": a})
         best = float("inf")

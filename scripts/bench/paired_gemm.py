@@ -27,8 +27,8 @@ import subprocess
 import time
 
 import numpy as np
-import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
+
+from ort_matmul import matmul_session
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIB = os.path.join(ROOT, "target", "release", "examples", "libgemm_ffi.so")
@@ -45,21 +45,6 @@ def naba_lib(path, threads):
     lib.naba_free.argtypes = [ctypes.c_void_p]
     lib.naba_threads(threads)
     return lib
-
-
-def ort_session(w, threads):
-    k, n = w.shape
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "w"], ["c"])], "matmul",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["m", k])],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, ["m", n])],
-        [numpy_helper.from_array(w, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
 def main():
@@ -86,7 +71,7 @@ def main():
         rng = np.random.default_rng(0)
         w = rng.random((k, n), dtype=np.float32) - 0.5
         x = rng.random((m, k), dtype=np.float32) - 0.5
-        session = ort_session(w, a.threads)
+        session = matmul_session(w, a.threads, "m", spinning=False)
         w_rows = np.ascontiguousarray(w.T)  # [n, k], as naba packs it
         packed = {e: lib.naba_pack(w_rows.ctypes.data, n, k) for e, lib in libs.items()}
         expected = session.run(None, {"a": x})[0]
