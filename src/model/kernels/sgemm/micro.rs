@@ -30,6 +30,11 @@ pub(super) struct Tile {
     pub c: *mut f32,
     pub ldc: usize,
     pub add: bool,
+    /// Runs (`ldb` apart) of the panels the next tiles read, to prefetch while this one is
+    /// computed: `ahead_runs` from `ahead` (and from `ahead1` for two panels).
+    pub ahead: *const f32,
+    pub ahead1: *const f32,
+    pub ahead_runs: usize,
 }
 
 /// A micro-kernel.
@@ -212,8 +217,9 @@ unsafe fn paired_step<V: Lanes>(
 
 /// The paired kernel: an `MR x 2 LANES` tile of `C` in 12 accumulators (6 rows x 2 vectors),
 /// the vectors' weights read from `b` and `b1` (two panels for 16 lanes, the two halves of one
-/// for 8), `k` unrolled by four, the weight slivers prefetched ahead and the `C` tile
-/// prefetched at the start so that its read at the end does not stall.
+/// for 8), `k` unrolled by four. Every four steps it prefetches one run of the weight slivers
+/// that the next tiles read (see [`Tile::ahead`]); the `C` tile is prefetched at the start so
+/// that its read at the end does not stall.
 #[inline(always)]
 unsafe fn paired<V: Lanes>(t: Tile) {
     let Tile {
@@ -226,6 +232,9 @@ unsafe fn paired<V: Lanes>(t: Tile) {
         c,
         ldc,
         add,
+        ahead,
+        ahead1,
+        ahead_runs,
     } = t;
     let width = 2 * V::LANES;
     prefetch_tile(&t, width);
@@ -233,11 +242,12 @@ unsafe fn paired<V: Lanes>(t: Tile) {
     let mut acc = [V::zero(); 2 * MR];
     let mut kk = 0;
     while kk + 4 <= kc {
-        for ahead in kk + 8..kk + 12 {
-            prefetch(b.wrapping_add(ahead * ldb));
+        let run = kk / 4;
+        if run < ahead_runs {
+            prefetch(ahead.wrapping_add(run * ldb));
             if width > NR {
                 // a second panel: other cache lines
-                prefetch(b1.wrapping_add(ahead * ldb));
+                prefetch(ahead1.wrapping_add(run * ldb));
             }
         }
         for step in kk..kk + 4 {
