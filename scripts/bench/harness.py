@@ -53,7 +53,9 @@ texts = [json.loads(l)["text"] for l in open(path, encoding="utf-8") if l.strip(
 tok = PreTrainedTokenizerFast(tokenizer_file=model_dir + "/tokenizer.json", bos_token="<s>", eos_token="</s>",
                               unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", cls_token="<s>", sep_token="</s>")
 clf = pipeline("text-classification", model=model_dir, tokenizer=tok, device="cpu")
-out = clf(texts, batch_size=16, truncation=True, max_length=128)
+# the length naba's predict truncates to (the model's naba.max_len), so both read as many tokens
+max_len = json.load(open(model_dir + "/config.json")).get("naba", {}).get("max_len", 128)
+out = clf(texts, batch_size=16, truncation=True, max_length=max_len)
 print(len(out), file=sys.stderr)
 '''
 
