@@ -14,8 +14,8 @@
 //!
 //! A task sweeps the weight from L3 once per block of rows. While the tiles of one panel sliver
 //! are computed, each tile also prefetches its share of the next sliver's runs, so the sweep
-//! never waits on L3: measured +8-9% on BERT-base's projections on one thread, +14-16% on two
-//! (`scripts/bench/paired_gemm.py --baseline`).
+//! does not stall on L3 at each sliver: measured +8-9% on BERT-base's projections on one
+//! thread, +14-16% on two (`scripts/bench/paired_gemm.py --baseline`).
 //!
 //! CPUs without AVX2 and FMA (and other architectures) take the same packed data through a
 //! portable loop, so results do not depend on the dispatch beyond float rounding.
@@ -580,6 +580,7 @@ unsafe fn gemm_rows_with(
     }
     let full_groups = m / MR;
     let rest = m % MR;
+    let groups = full_groups + usize::from(rest > 0);
     let panels = n.div_ceil(NR);
     // a chunk of columns at a time: their C rows stay in cache while every depth block adds to
     // them
@@ -616,39 +617,15 @@ unsafe fn gemm_rows_with(
                 };
                 let width = micro.panels() * NR;
                 let cols = width.min(n - p * NR);
-                // the next panels' slivers, a share of their runs fetched by each tile of this
-                // one (the weight comes from L3; by the time the next panels are read, it is in
-                // cache)
-                let next_p = p + micro.panels();
-                let next = if next_p < chunk.end {
-                    w.in_place_sliver(next_p, pc)
-                } else if pc + KC < k {
-                    w.in_place_sliver(chunk.start, pc + KC)
-                } else if chunk.end < panels {
-                    w.in_place_sliver(chunk.end, 0)
-                } else {
-                    None
+                // the weight runs this panel step's tiles prefetch for the next step
+                let next = NextRuns {
+                    start: next_step_sliver(w, &chunk, p + micro.panels(), pc),
+                    pair: micro.panels() == 2,
+                    kc,
+                    share: kc.div_ceil(groups),
                 };
-                let groups = full_groups + usize::from(rest > 0);
-                let share = kc.div_ceil(groups);
                 for g in 0..groups {
-                    let first = (g * share).min(kc);
-                    let (ahead, ahead1) = match next {
-                        Some(next) => (
-                            next.wrapping_add(first * w.ldb),
-                            if micro.panels() == 2 {
-                                next.wrapping_add(w.panel_stride + first * w.ldb)
-                            } else {
-                                std::ptr::null()
-                            },
-                        ),
-                        None => (std::ptr::null(), std::ptr::null()),
-                    };
-                    let ahead_runs = if next.is_some() {
-                        share.min(kc - first)
-                    } else {
-                        0
-                    };
+                    let (ahead, ahead1, ahead_runs) = next.share_of(g, w);
                     let (a_ptr, a_stride, tile_rows) = if g < full_groups {
                         (a.as_ptr().add(g * MR * lda + pc), lda, MR)
                     } else {
@@ -676,6 +653,59 @@ unsafe fn gemm_rows_with(
                 }
             }
         }
+    }
+}
+
+/// Where the panel step after the one ending at panel `next_p` of depth block `pc` starts to
+/// read the weight (f32 weights only): the chunk's next panel, else the chunk's first panel at
+/// the next depth block, else the next chunk's first panel.
+fn next_step_sliver(
+    w: &Panels<'_>,
+    chunk: &std::ops::Range<usize>,
+    next_p: usize,
+    pc: usize,
+) -> Option<*const f32> {
+    let panels = w.n.div_ceil(NR);
+    if next_p < chunk.end {
+        w.in_place_sliver(next_p, pc)
+    } else if pc + KC < w.k {
+        w.in_place_sliver(chunk.start, pc + KC)
+    } else if chunk.end < panels {
+        w.in_place_sliver(chunk.end, 0)
+    } else {
+        None
+    }
+}
+
+/// The runs of the next panel step's slivers, shared out among the tiles of the current step
+/// (one tile per row group): each tile prefetches `share` of them while it computes, so that the
+/// next step finds its weight in cache instead of waiting on L3.
+struct NextRuns {
+    /// The next step's first sliver (`None`: no next step, or a quantised weight).
+    start: Option<*const f32>,
+    /// Whether the step reads two panels.
+    pair: bool,
+    /// Runs in a sliver.
+    kc: usize,
+    /// Runs per tile.
+    share: usize,
+}
+
+impl NextRuns {
+    /// The share of row group `g`: where its runs start in the first and (for pairs) the second
+    /// panel, and how many there are.
+    fn share_of(&self, g: usize, w: &Panels<'_>) -> (*const f32, *const f32, usize) {
+        let Some(start) = self.start else {
+            return (std::ptr::null(), std::ptr::null(), 0);
+        };
+        let first = (g * self.share).min(self.kc);
+        let ahead = start.wrapping_add(first * w.ldb);
+        let ahead1 = if self.pair {
+            ahead.wrapping_add(w.panel_stride)
+        } else {
+            std::ptr::null()
+        };
+        (ahead, ahead1, self.share.min(self.kc - first))
     }
 }
 
