@@ -551,6 +551,22 @@ impl BertModel {
         attention_mask: &Tensor,
         mode: &Mode,
     ) -> Result<Tensor> {
+        if !mode.is_train() {
+            // inference: the pool's threads spin between the pass's parallel regions
+            return super::kernels::spin::with_spinning_pool(|| {
+                self.layers_forward(input_ids, attention_mask, mode)
+            });
+        }
+        self.layers_forward(input_ids, attention_mask, mode)
+    }
+
+    /// [`Self::forward`]'s body.
+    fn layers_forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        mode: &Mode,
+    ) -> Result<Tensor> {
         let position_ids = self.position_ids(attention_mask)?;
         let mask_bias = Self::mask_bias(attention_mask)?;
         let mut x = self.embeddings.forward(input_ids, &position_ids, mode)?;

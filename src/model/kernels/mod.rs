@@ -15,6 +15,7 @@ pub mod linear;
 pub mod math;
 pub mod sgemm;
 pub mod softmax;
+pub mod spin;
 
 use candle_core::{bail, CpuStorage, Layout, Result, Shape};
 use rayon::prelude::*;
