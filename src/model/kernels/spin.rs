@@ -14,23 +14,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// microsecond on Zen 3).
 const IDLE_PAUSES: usize = 32;
 
-/// Runs `f` on this thread while the pool's other threads spin, looking for work (rayon's
-/// parallel regions inside `f`) instead of sleeping between regions. They stop when `f`
-/// returns. With one thread it just runs `f`.
-pub fn with_spinning_pool<R>(f: impl FnOnce() -> R) -> R {
+/// Runs `f` on one of the pool's threads (this one if it is in the pool; a caller outside waits)
+/// while the pool's other threads spin, looking for work (rayon's parallel regions inside `f`)
+/// instead of sleeping between regions. They stop when `f` returns. With one thread it just
+/// runs `f`. So there are as many busy threads as the pool has, never more: a caller outside the
+/// pool does not compete with spinning threads for the cores.
+pub fn with_spinning_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let threads = rayon::current_num_threads();
-    // a caller outside the pool waits while the pool works: every pool thread spins
-    let spinners = if rayon::current_thread_index().is_some() {
-        threads - 1
-    } else {
-        threads
-    };
     if threads < 2 {
         return f();
     }
     let done = AtomicBool::new(false);
-    rayon::in_place_scope(|scope| {
-        for _ in 0..spinners {
+    rayon::scope(|scope| {
+        for _ in 1..threads {
             scope.spawn(|_| {
                 while !done.load(Ordering::Acquire) {
                     if rayon::yield_now() != Some(rayon::Yield::Executed) {
