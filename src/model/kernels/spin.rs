@@ -39,10 +39,20 @@ pub fn with_spinning_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
                 }
             });
         }
-        let result = f();
-        done.store(true, Ordering::Release);
-        result
+        // set on the way out, unwinding included: a panic in `f` must not leave the spinners
+        // spinning and the scope waiting for them forever
+        let _stop = StopOnDrop(&done);
+        f()
     })
+}
+
+/// Sets its flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 #[cfg(test)]
@@ -64,5 +74,14 @@ mod tests {
         let inner: u64 =
             rayon::scope(|_| with_spinning_pool(|| (0..1000u64).into_par_iter().sum::<u64>()));
         assert_eq!(inner, (0..1000u64).sum::<u64>());
+    }
+
+    #[test]
+    fn a_panic_inside_reaches_the_caller_instead_of_hanging() {
+        let caught = std::panic::catch_unwind(|| {
+            with_spinning_pool(|| -> u64 { panic!("inside the pass") })
+        });
+        let message = caught.expect_err("the panic is propagated");
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"inside the pass"));
     }
 }
