@@ -457,7 +457,8 @@ pub fn matmul_acc(a: &[f32], m: usize, w: &PackedWeight, c: &mut [f32]) {
 }
 
 /// Runs `body` on blocks of rows covering `0..m`, in parallel, each with scratch buffers. The
-/// number of blocks is a multiple of the thread count so that the threads finish together, and
+/// number of blocks is a multiple of the thread count, and the blocks are as even as whole
+/// groups of [`MR`] rows allow (one group apart at most), so that the threads finish together;
 /// a block is at most `most` rows (see [`rows_in_cache`]).
 fn for_each_row_block(
     m: usize,
@@ -465,17 +466,36 @@ fn for_each_row_block(
     body: impl Fn(std::ops::Range<usize>, &mut Scratch) + Sync,
 ) {
     let threads = rayon::current_num_threads().max(1);
-    let blocks = m
-        .div_ceil(most)
+    let groups = m.div_ceil(MR);
+    let blocks = row_block_count(groups, (most / MR).max(1), threads);
+    (0..blocks)
+        .into_par_iter()
+        .for_each_init(Scratch::default, |scratch, block| {
+            let rows = row_block(block, blocks, m);
+            if !rows.is_empty() {
+                body(rows, scratch)
+            }
+        });
+}
+
+/// Rows of block `block` of `blocks` over `m` rows: whole groups of [`MR`] rows shared out as
+/// evenly as they go (the last group may be partial).
+fn row_block(block: usize, blocks: usize, m: usize) -> std::ops::Range<usize> {
+    let groups = m.div_ceil(MR);
+    let group_start = |b: usize| (b * groups / blocks * MR).min(m);
+    group_start(block)..group_start(block + 1)
+}
+
+/// Blocks for `groups` groups of rows, at most `most_groups` per block: [`TASKS_PER_THREAD`] per
+/// thread or more, a multiple of `threads`, and never more than the groups.
+fn row_block_count(groups: usize, most_groups: usize, threads: usize) -> usize {
+    let blocks = groups
+        .div_ceil(most_groups)
         .max(threads * TASKS_PER_THREAD)
         .div_ceil(threads)
         * threads;
-    let mc = (m.div_ceil(blocks).div_ceil(MR) * MR).clamp(MR, most);
-    (0..m.div_ceil(mc))
-        .into_par_iter()
-        .for_each_init(Scratch::default, |scratch, block| {
-            body(block * mc..((block + 1) * mc).min(m), scratch)
-        });
+    // at least one group per block, but never over the cache bound
+    blocks.min(groups.max(1)).max(groups.div_ceil(most_groups))
 }
 
 /// The most rows (a multiple of [`MR`], at most [`MC`]) of which `width` floats each fit in
@@ -742,6 +762,36 @@ mod tests {
         (0..len)
             .map(|i| ((i as f32 * 12.9898 + seed).sin() * 43_758.547).fract() - 0.5)
             .collect()
+    }
+
+    #[test]
+    fn row_blocks_cover_the_rows_evenly_within_the_cache_bound() {
+        for m in [0usize, 1, 5, 6, 7, 64, 100, 511, 512, 1024, 4099] {
+            for threads in [1, 2, 3, 8] {
+                for most in [MR, 36, 90, MC] {
+                    let groups = m.div_ceil(MR);
+                    let blocks = row_block_count(groups, most / MR, threads);
+                    let ranges: Vec<_> = (0..blocks).map(|b| row_block(b, blocks, m)).collect();
+                    let mut next = 0;
+                    for r in &ranges {
+                        assert_eq!(r.start, next, "m {m}: blocks leave a gap or overlap");
+                        assert!(r.len() <= most, "m {m}: a block of {} rows", r.len());
+                        assert!(r.start.is_multiple_of(MR));
+                        next = r.end;
+                    }
+                    assert_eq!(next, m, "m {m}: blocks do not reach the last row");
+                    let full = ranges.iter().filter(|r| r.end < m || m.is_multiple_of(MR));
+                    let sizes: Vec<usize> = full.map(|r| r.len()).collect();
+                    if let (Some(lo), Some(hi)) = (sizes.iter().min(), sizes.iter().max()) {
+                        assert!(hi - lo <= MR, "m {m}, {threads} threads: blocks {sizes:?}");
+                    }
+                    assert!(
+                        blocks.is_multiple_of(threads) || blocks == groups.max(1),
+                        "m {m}, {threads} threads: {blocks} blocks"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
