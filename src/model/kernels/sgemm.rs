@@ -457,9 +457,9 @@ pub fn matmul_acc(a: &[f32], m: usize, w: &PackedWeight, c: &mut [f32]) {
 }
 
 /// Runs `body` on blocks of rows covering `0..m`, in parallel, each with scratch buffers. The
-/// number of blocks is a multiple of the thread count, and the blocks are as even as whole
-/// groups of [`MR`] rows allow (one group apart at most), so that the threads finish together;
-/// a block is at most `most` rows (see [`rows_in_cache`]).
+/// number of blocks is a multiple of the thread count (given enough rows), and the blocks are as
+/// even as whole groups of [`MR`] rows allow (one group apart at most), so that the threads
+/// finish together; a block is at most `most` rows (see [`rows_in_cache`]).
 fn for_each_row_block(
     m: usize,
     most: usize,
@@ -487,7 +487,7 @@ fn row_block(block: usize, blocks: usize, m: usize) -> std::ops::Range<usize> {
 }
 
 /// Blocks for `groups` groups of rows, at most `most_groups` per block: [`TASKS_PER_THREAD`] per
-/// thread or more, a multiple of `threads`, and never more than the groups.
+/// thread or more and a multiple of `threads`, but never more blocks than groups.
 fn row_block_count(groups: usize, most_groups: usize, threads: usize) -> usize {
     let blocks = groups
         .div_ceil(most_groups)
