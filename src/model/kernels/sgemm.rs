@@ -465,16 +465,15 @@ fn for_each_row_block(
     most: usize,
     body: impl Fn(std::ops::Range<usize>, &mut Scratch) + Sync,
 ) {
+    if m == 0 {
+        return;
+    }
     let threads = rayon::current_num_threads().max(1);
-    let groups = m.div_ceil(MR);
-    let blocks = row_block_count(groups, (most / MR).max(1), threads);
+    let blocks = row_block_count(m.div_ceil(MR), (most / MR).max(1), threads);
     (0..blocks)
         .into_par_iter()
         .for_each_init(Scratch::default, |scratch, block| {
-            let rows = row_block(block, blocks, m);
-            if !rows.is_empty() {
-                body(rows, scratch)
-            }
+            body(row_block(block, blocks, m), scratch)
         });
 }
 
@@ -487,15 +486,15 @@ fn row_block(block: usize, blocks: usize, m: usize) -> std::ops::Range<usize> {
 }
 
 /// Blocks for `groups` groups of rows, at most `most_groups` per block: [`TASKS_PER_THREAD`] per
-/// thread or more and a multiple of `threads`, but never more blocks than groups.
+/// thread or more and a multiple of `threads`, but never more blocks than groups (so that no
+/// block is empty; `groups` is still at least the bound's `groups / most_groups`).
 fn row_block_count(groups: usize, most_groups: usize, threads: usize) -> usize {
     let blocks = groups
         .div_ceil(most_groups)
         .max(threads * TASKS_PER_THREAD)
         .div_ceil(threads)
         * threads;
-    // at least one group per block, but never over the cache bound
-    blocks.min(groups.max(1)).max(groups.div_ceil(most_groups))
+    blocks.min(groups.max(1))
 }
 
 /// The most rows (a multiple of [`MR`], at most [`MC`]) of which `width` floats each fit in
