@@ -10,13 +10,13 @@ the order rotating every round: the two calls of a ratio run milliseconds apart.
 Each timed call follows an untimed one of the same engine (warm caches, as inside a model's
 layer loop), or, with --cold, a sweep over 64 MB that evicts both engines' data. ONNX Runtime's
 workers do not spin (`session.intra_op.allow_spinning` 0), so that they leave the cores to
-naba's between calls. With --baseline LIB, a second naba build (the same example built at
-another commit) joins the rotation.
+naba's between calls. With --baseline LIB, another naba build (the same example built at
+another commit or with other constants) joins the rotation; repeat it for several.
 
 Per shape: median GFLOP/s of each engine and the median with quartiles of the per-round ratios.
 
 Usage: .venv/bin/python scripts/bench/paired_gemm.py [--threads 2] [--rounds 20]
-       [--shapes 512x2304x768,...] [--cold] [--baseline OTHER_libgemm_ffi.so]
+       [--shapes 512x2304x768,...] [--cold] [--baseline OTHER_libgemm_ffi.so ...]
 (builds `cargo build --release --example gemm_ffi` first)
 """
 import argparse
@@ -53,12 +53,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--shapes", default=SHAPES)
     ap.add_argument("--cold", action="store_true", help="evict the caches before every timed call")
-    ap.add_argument("--baseline", help="a second libgemm_ffi.so (another naba build)")
+    ap.add_argument("--baseline", action="append", default=[],
+                    help="another naba build's libgemm_ffi.so (repeat for several; each is named by its file name)")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "gemm_ffi"], cwd=ROOT, check=True)
     libs = {"naba": naba_lib(LIB, a.threads)}
-    if a.baseline:
-        libs["baseline"] = naba_lib(a.baseline, a.threads)
+    for path in a.baseline:
+        name = "baseline" if len(a.baseline) == 1 else os.path.basename(path).removesuffix(".so")
+        libs[name] = naba_lib(path, a.threads)
     names = ["onnxruntime"] + list(libs)
     evict = np.zeros(16 << 20, dtype=np.float32)
     others = [e for e in names if e != "naba"]

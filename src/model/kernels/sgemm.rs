@@ -26,7 +26,7 @@ mod micro;
 
 use super::block_quant::{Bits, QuantizedPanels};
 use super::{MatView, SharedMut};
-use micro::{Micro, Tile};
+use micro::{Init, Micro, Tile};
 
 /// Rows of `C` per micro-tile.
 pub const MR: usize = 6;
@@ -305,10 +305,10 @@ impl Start<'_> {
 
 /// `finish(start + a w^T)` for `a`: `[m, k]` row-major; returns `[m, n]` row-major.
 ///
-/// The output is made block of rows by block of rows, in parallel: one task writes a block's
-/// starting values, adds the product and runs `finish` on the block's rows (a whole number of
-/// rows of `n` values) while they are still in cache. No pass over the whole output is spent
-/// zero-filling it, adding the bias or applying the activation.
+/// The output is made block of rows by block of rows, in parallel: one task computes a block's
+/// rows (the micro-kernel adds the starting values as it first stores each tile) and runs `finish` on them (a whole number of rows of `n` values) while
+/// they are still in cache. No pass over the whole output is spent zero-filling it, adding the
+/// bias or residual, or applying the activation.
 pub fn matmul(
     a: &[f32],
     m: usize,
@@ -419,11 +419,12 @@ unsafe fn block_product(
     finish: &impl Fn(&mut [f32]),
 ) {
     let n = w.n;
-    for (i, row) in rows.clone().enumerate() {
-        start.write_row(row, n, dst.add(i * n));
-    }
     let panels = w.panels();
-    gemm_rows(a, w.k, rows.len(), &panels, scratch, dst, n, Output::Add);
+    let output = Output::Start {
+        start,
+        first_row: rows.start,
+    };
+    gemm_rows(a, w.k, rows.len(), &panels, scratch, dst, n, output);
     finish(std::slice::from_raw_parts_mut(dst, rows.len() * n));
 }
 
@@ -529,13 +530,46 @@ fn product_row_width(n: usize) -> usize {
 }
 
 /// What a product does with the values `C` held before it (see [`gemm_rows`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Output {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Output<'a> {
     /// `C += A W^T`.
     Add,
     /// `C = A W^T`: `C`'s old values are never read (it may hold anything, even be
     /// uninitialised floats), which saves zero-filling it first.
     Overwrite,
+    /// `C = start + A W^T`, `C`'s row `i` starting from `start`'s row `first_row + i`; `C`'s old
+    /// values are never read. The micro-kernel adds the starting values as it stores its first
+    /// depth block, so they are never written to `C` and read back.
+    Start {
+        /// The starting values.
+        start: Start<'a>,
+        /// `start`'s row for `C`'s first row.
+        first_row: usize,
+    },
+}
+
+impl Output<'_> {
+    /// What the first depth block of the tile at `C`'s row `row`, column `col` (`C` being `n`
+    /// wide) adds its product to.
+    fn first_block_init(self, row: usize, col: usize, n: usize) -> Init {
+        match self {
+            Output::Add => Init::C,
+            Output::Overwrite => Init::Zero,
+            Output::Start { start, first_row } => {
+                let (bias, residual) = match start {
+                    Start::Bias(bias) => (bias, None),
+                    Start::BiasResidual { bias, residual } => (bias, Some(residual)),
+                };
+                Init::Bias {
+                    bias: bias[col..].as_ptr(),
+                    residual: residual.map_or(std::ptr::null(), |r| {
+                        r[(first_row + row) * n + col..].as_ptr()
+                    }),
+                    ldr: n,
+                }
+            }
+        }
+    }
 }
 
 /// `C += A W^T` (or `C = A W^T`, see [`Output`]) for `m` rows, on this thread: row `i` of `A`
@@ -590,9 +624,12 @@ unsafe fn gemm_rows_with(
     );
     if k == 0 {
         // an empty sum
-        if output == Output::Overwrite {
-            for i in 0..m {
-                std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(0.0);
+        for i in 0..m {
+            let row = c.add(i * ldc);
+            match output {
+                Output::Add => {}
+                Output::Overwrite => std::slice::from_raw_parts_mut(row, n).fill(0.0),
+                Output::Start { start, first_row } => start.write_row(first_row + i, n, row),
             }
         }
         return;
@@ -608,8 +645,6 @@ unsafe fn gemm_rows_with(
         let chunk = first_panel..(first_panel + chunk_panels).min(panels);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            // the first block of depths replaces C when asked to; later ones add to it
-            let add = pc > 0 || output == Output::Add;
             if rest > 0 {
                 edge.clear();
                 edge.resize(MR * kc, 0.0);
@@ -659,7 +694,12 @@ unsafe fn gemm_rows_with(
                         kc,
                         c: c.add(g * MR * ldc + p * NR),
                         ldc,
-                        add,
+                        // later blocks of depths add to what the first one wrote
+                        init: if pc == 0 {
+                            output.first_block_init(g * MR, p * NR, n)
+                        } else {
+                            Init::C
+                        },
                         ahead,
                         ahead1,
                         ahead_runs,
@@ -728,23 +768,23 @@ impl NextRuns {
     }
 }
 
-/// Computes a tile of which only `rows x cols` lie inside `C`: into a full tile on the stack,
-/// then copies back the part inside.
+/// Computes a tile of which only `rows x cols` lie inside `C`: into a full tile on the stack that
+/// starts from the part's starting values ([`Init`]), then copies back the part inside.
 ///
 /// # Safety
 /// As for [`Micro::run`], except that `t.c` need only cover `rows` rows of `cols` values.
 unsafe fn edge_tile(micro: Micro, t: Tile, rows: usize, cols: usize) {
     let width = micro.panels() * NR;
     let mut tile = [0f32; MR * 2 * NR];
-    for (i, row) in tile.chunks_mut(width).take(MR).enumerate() {
-        if t.add && i < rows {
-            row[..cols].copy_from_slice(std::slice::from_raw_parts(t.c.add(i * t.ldc), cols));
+    for (i, row) in tile.chunks_mut(width).take(rows).enumerate() {
+        for (j, x) in row[..cols].iter_mut().enumerate() {
+            *x = t.init.value(t.c, t.ldc, i, j);
         }
     }
     micro.run(Tile {
         c: tile.as_mut_ptr(),
         ldc: width,
-        add: true,
+        init: Init::C,
         ..t
     });
     for (i, row) in tile.chunks(width).take(rows).enumerate() {
@@ -994,7 +1034,8 @@ mod tests {
     #[test]
     fn every_micro_kernel_this_cpu_runs_matches_a_naive_product() {
         // pairs of panels whole and cut, an unpaired last panel, edge rows, two depth blocks,
-        // and a wide output in column chunks
+        // and a wide output in column chunks; each output adding to C, overwriting it and
+        // starting from a bias, with and without a residual (from its third row on)
         let shapes = [
             (7, 17, 5),
             (13, 40, 300),
@@ -1007,7 +1048,24 @@ mod tests {
                 let a = values(m * k, 1.0);
                 let w = values(n * k, 2.0);
                 let held = values(m * n, 3.0);
-                for output in [Output::Add, Output::Overwrite] {
+                let bias = values(n, 4.0);
+                let residual = values((m + 2) * n, 5.0);
+                let outputs = [
+                    Output::Add,
+                    Output::Overwrite,
+                    Output::Start {
+                        start: Start::Bias(&bias),
+                        first_row: 0,
+                    },
+                    Output::Start {
+                        start: Start::BiasResidual {
+                            bias: &bias,
+                            residual: &residual,
+                        },
+                        first_row: 2,
+                    },
+                ];
+                for output in outputs {
                     let mut c = held.clone();
                     // SAFETY: `c` holds m rows of n values; this CPU runs `micro`.
                     unsafe {
@@ -1025,10 +1083,17 @@ mod tests {
                     }
                     for i in 0..m {
                         for j in 0..n {
-                            let start = if output == Output::Add {
-                                held[i * n + j]
-                            } else {
-                                0.0
+                            let start = match output {
+                                Output::Add => held[i * n + j],
+                                Output::Overwrite => 0.0,
+                                Output::Start {
+                                    start: Start::Bias(bias),
+                                    ..
+                                } => bias[j],
+                                Output::Start {
+                                    start: Start::BiasResidual { bias, residual },
+                                    first_row,
+                                } => bias[j] + residual[(first_row + i) * n + j],
                             };
                             let want =
                                 start + (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum::<f32>();

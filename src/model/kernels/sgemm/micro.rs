@@ -15,7 +15,7 @@
 use super::super::avx2_fma;
 use super::{MR, NR};
 
-/// One micro-tile product, `C[MR x cols] += A[MR x kc] · B[kc x cols]` (`=` when not `add`),
+/// One micro-tile product, `C[MR x cols] = init + A[MR x kc] · B[kc x cols]` (see [`Init`]),
 /// `cols` being `NR` per panel the kernel reads: `A`'s rows `lda` apart from `a`; the first
 /// panel's rows `ldb` apart from `b`, the second's (paired kernels only) `ldb` apart from `b1`;
 /// `C`'s rows `ldc` apart from `c`.
@@ -29,12 +29,55 @@ pub(super) struct Tile {
     pub kc: usize,
     pub c: *mut f32,
     pub ldc: usize,
-    pub add: bool,
+    pub init: Init,
     /// Runs (`ldb` apart) of the panels the next tiles read, to prefetch while this one is
     /// computed: `ahead_runs` from `ahead` (and from `ahead1` for two panels).
     pub ahead: *const f32,
     pub ahead1: *const f32,
     pub ahead_runs: usize,
+}
+
+/// What a tile's product is added to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Init {
+    /// Nothing: `C = A·B`, `C`'s old values never read.
+    Zero,
+    /// `C`'s values: `C += A·B`.
+    C,
+    /// The tile's columns of a bias in every row, plus, unless `residual` is null, the tile's
+    /// rows of a residual (`ldr` apart, from the tile's first column): `C = bias + residual +
+    /// A·B`, `C`'s old values never read. This saves writing the starting values to `C` and
+    /// reading them back.
+    Bias {
+        bias: *const f32,
+        residual: *const f32,
+        ldr: usize,
+    },
+}
+
+impl Init {
+    /// The starting value of the tile's row `i`, column `j`.
+    ///
+    /// # Safety
+    /// `c` (for [`Init::C`]) and the bias and residual must cover row `i`, column `j`.
+    pub unsafe fn value(self, c: *const f32, ldc: usize, i: usize, j: usize) -> f32 {
+        match self {
+            Init::Zero => 0.0,
+            Init::C => *c.add(i * ldc + j),
+            Init::Bias {
+                bias,
+                residual,
+                ldr,
+            } => {
+                let b = *bias.add(j);
+                if residual.is_null() {
+                    b
+                } else {
+                    b + *residual.add(i * ldr + j)
+                }
+            }
+        }
+    }
 }
 
 /// A micro-kernel.
@@ -112,7 +155,9 @@ impl Micro {
             #[cfg(target_arch = "x86_64")]
             Micro::Avx512 => avx512(t),
             #[cfg(test)]
-            Micro::Emulated512 => paired::<Emulated16>(t),
+            Micro::Emulated512 if t.ldb == NR => paired::<Emulated16, NR>(t),
+            #[cfg(test)]
+            Micro::Emulated512 => paired::<Emulated16, 0>(t),
         }
     }
 }
@@ -131,8 +176,7 @@ unsafe fn portable(t: Tile) {
     }
     for (i, row) in acc.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
-            let c = t.c.add(i * t.ldc + j);
-            *c = if t.add { *c + v } else { v };
+            *t.c.add(i * t.ldc + j) = t.init.value(t.c, t.ldc, i, j) + v;
         }
     }
 }
@@ -148,15 +192,21 @@ fn prefetch(p: *const f32) {
     }
 }
 
-/// Prefetches the `C` tile's rows (`width` values each) when the kernel will read them at its
-/// end, so that the read does not stall.
+/// Prefetches the rows (`width` values each) that the kernel touches at its end: `C`'s, which it
+/// writes (and reads for [`Init::C`]), and the residual's, so that neither stalls it.
 #[inline(always)]
 fn prefetch_tile(t: &Tile, width: usize) {
-    if t.add {
+    let rows = |start: *const f32, ld: usize| {
         for i in 0..MR {
             for j in (0..width).step_by(16).chain([width - 1]) {
-                prefetch(t.c.wrapping_add(i * t.ldc + j));
+                prefetch(start.wrapping_add(i * ld + j));
             }
+        }
+    };
+    rows(t.c.cast_const(), t.ldc);
+    if let Init::Bias { residual, ldr, .. } = t.init {
+        if !residual.is_null() {
+            rows(residual, ldr);
         }
     }
 }
@@ -166,17 +216,26 @@ fn prefetch_tile(t: &Tile, width: usize) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2(t: Tile) {
-    paired::<Avx2Lanes>(Tile {
+    let t = Tile {
         b1: t.b.add(Avx2Lanes::LANES),
         ..t
-    })
+    };
+    if t.ldb == NR {
+        paired::<Avx2Lanes, NR>(t)
+    } else {
+        paired::<Avx2Lanes, 0>(t)
+    }
 }
 
 /// The AVX-512F kernel: [`paired`] on 512-bit registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn avx512(t: Tile) {
-    paired::<Avx512Lanes>(t)
+    if t.ldb == NR {
+        paired::<Avx512Lanes, NR>(t)
+    } else {
+        paired::<Avx512Lanes, 0>(t)
+    }
 }
 
 /// What the paired kernel needs of a vector of f32 lanes.
@@ -215,44 +274,65 @@ unsafe fn paired_step<V: Lanes>(
     }
 }
 
+/// Four steps of the paired kernel from `kk` (see [`paired_step`]), the panels' runs `ldb`
+/// apart.
+#[inline(always)]
+unsafe fn four_steps<V: Lanes>(
+    acc: &mut [V; 2 * MR],
+    rows: &[*const f32; MR],
+    b: *const f32,
+    b1: *const f32,
+    ldb: usize,
+    kk: usize,
+) {
+    for step in kk..kk + 4 {
+        paired_step(acc, rows, b.add(step * ldb), b1.add(step * ldb), step);
+    }
+}
+
 /// The paired kernel: an `MR x 2 LANES` tile of `C` in 12 accumulators (6 rows x 2 vectors),
 /// the vectors' weights read from `b` and `b1` (two panels for 16 lanes, the two halves of one
-/// for 8), `k` unrolled by four. Every four steps it prefetches one run of the weight slivers
-/// that the next tiles read (see [`Tile::ahead`]); the `C` tile is prefetched at the start so
-/// that its read at the end does not stall.
+/// for 8), `k` unrolled by four. Every four steps of the first `4 ahead_runs` it prefetches one
+/// run of the weight slivers that the next tiles read (see [`Tile::ahead`]); the `C` tile is
+/// prefetched at the start so that its read at the end does not stall. `LDB` is the weight's
+/// run stride when known at compile time (a packed weight's [`NR`]), else 0 and `t.ldb` is
+/// used: a constant stride lets the weight loads take fixed offsets from one register.
 #[inline(always)]
-unsafe fn paired<V: Lanes>(t: Tile) {
+unsafe fn paired<V: Lanes, const LDB: usize>(t: Tile) {
+    let ldb = if LDB == 0 { t.ldb } else { LDB };
+    debug_assert_eq!(ldb, t.ldb);
     let Tile {
         a,
         lda,
         b,
         b1,
-        ldb,
         kc,
         c,
         ldc,
-        add,
+        init,
         ahead,
         ahead1,
         ahead_runs,
+        ..
     } = t;
     let width = 2 * V::LANES;
     prefetch_tile(&t, width);
     let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * lda));
     let mut acc = [V::zero(); 2 * MR];
+    let unrolled = kc / 4 * 4;
     let mut kk = 0;
-    while kk + 4 <= kc {
+    while kk < unrolled.min(4 * ahead_runs) {
         let run = kk / 4;
-        if run < ahead_runs {
-            prefetch(ahead.wrapping_add(run * ldb));
-            if width > NR {
-                // a second panel: other cache lines
-                prefetch(ahead1.wrapping_add(run * ldb));
-            }
+        prefetch(ahead.wrapping_add(run * ldb));
+        if width > NR {
+            // a second panel: other cache lines
+            prefetch(ahead1.wrapping_add(run * ldb));
         }
-        for step in kk..kk + 4 {
-            paired_step(&mut acc, &rows, b.add(step * ldb), b1.add(step * ldb), step);
-        }
+        four_steps(&mut acc, &rows, b, b1, ldb, kk);
+        kk += 4;
+    }
+    while kk < unrolled {
+        four_steps(&mut acc, &rows, b, b1, ldb, kk);
         kk += 4;
     }
     while kk < kc {
@@ -261,8 +341,24 @@ unsafe fn paired<V: Lanes>(t: Tile) {
     }
     for i in 0..MR {
         for (half, &v) in acc[2 * i..2 * i + 2].iter().enumerate() {
-            let out = c.add(i * ldc + half * V::LANES);
-            let v = if add { V::add(V::load(out), v) } else { v };
+            let j = half * V::LANES;
+            let out = c.add(i * ldc + j);
+            let v = match init {
+                Init::Zero => v,
+                Init::C => V::add(V::load(out), v),
+                Init::Bias {
+                    bias,
+                    residual,
+                    ldr,
+                } => {
+                    let v = V::add(V::load(bias.add(j)), v);
+                    if residual.is_null() {
+                        v
+                    } else {
+                        V::add(V::load(residual.add(i * ldr + j)), v)
+                    }
+                }
+            };
             v.store(out);
         }
     }
