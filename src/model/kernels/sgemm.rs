@@ -1032,6 +1032,42 @@ mod tests {
     }
 
     #[test]
+    fn every_micro_kernel_reads_a_weight_in_place_at_any_stride() {
+        // `[k, n]` read in place, runs `ld` apart (not a packed weight's NR): the kernels'
+        // run-time stride; two depth blocks and edge rows
+        let (m, n, k, ld) = (13, 48, 300, 48 + 5);
+        let a = values(m * k, 1.0);
+        let src = values(k * ld, 2.0);
+        for micro in Micro::runnable() {
+            let mut c = vec![f32::NAN; m * n];
+            // SAFETY: `c` holds m rows of n values; this CPU runs `micro`.
+            unsafe {
+                gemm_rows_with(
+                    micro,
+                    &a,
+                    k,
+                    m,
+                    &Panels::in_place(&src, 0, k, n, ld),
+                    &mut Scratch::default(),
+                    c.as_mut_ptr(),
+                    n,
+                    Output::Overwrite,
+                );
+            }
+            for i in 0..m {
+                for j in 0..n {
+                    let want = (0..k).map(|t| a[i * k + t] * src[t * ld + j]).sum::<f32>();
+                    let got = c[i * n + j];
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "{micro:?} at ({i}, {j}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_micro_kernel_this_cpu_runs_matches_a_naive_product() {
         // pairs of panels whole and cut, an unpaired last panel, edge rows, two depth blocks,
         // and a wide output in column chunks; each output adding to C, overwriting it and

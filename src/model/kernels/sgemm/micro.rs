@@ -196,11 +196,15 @@ fn prefetch(p: *const f32) {
 /// writes (and reads for [`Init::C`]), and the residual's, so that neither stalls it.
 #[inline(always)]
 fn prefetch_tile(t: &Tile, width: usize) {
+    // a row's first and last values, and its middle for two panels: every line it spans
     let rows = |start: *const f32, ld: usize| {
         for i in 0..MR {
-            for j in (0..width).step_by(16).chain([width - 1]) {
-                prefetch(start.wrapping_add(i * ld + j));
+            let row = start.wrapping_add(i * ld);
+            prefetch(row);
+            if width > NR {
+                prefetch(row.wrapping_add(NR));
             }
+            prefetch(row.wrapping_add(width - 1));
         }
     };
     rows(t.c.cast_const(), t.ldc);
@@ -319,21 +323,36 @@ unsafe fn paired<V: Lanes, const LDB: usize>(t: Tile) {
     prefetch_tile(&t, width);
     let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * lda));
     let mut acc = [V::zero(); 2 * MR];
-    let unrolled = kc / 4 * 4;
-    let mut kk = 0;
-    while kk < unrolled.min(4 * ahead_runs) {
-        let run = kk / 4;
+    let prefetch_run = |run: usize| {
         prefetch(ahead.wrapping_add(run * ldb));
         if width > NR {
             // a second panel: other cache lines
             prefetch(ahead1.wrapping_add(run * ldb));
         }
-        four_steps(&mut acc, &rows, b, b1, ldb, kk);
-        kk += 4;
-    }
-    while kk < unrolled {
-        four_steps(&mut acc, &rows, b, b1, ldb, kk);
-        kk += 4;
+    };
+    let unrolled = kc / 4 * 4;
+    let mut kk = 0;
+    if LDB == 0 {
+        // one loop: with a stride in a register, two loops leave LLVM too few registers and it
+        // spills accumulators
+        while kk < unrolled {
+            if kk / 4 < ahead_runs {
+                prefetch_run(kk / 4);
+            }
+            four_steps(&mut acc, &rows, b, b1, ldb, kk);
+            kk += 4;
+        }
+    } else {
+        // the prefetching steps first, then the rest without a test per step
+        while kk < unrolled.min(4 * ahead_runs) {
+            prefetch_run(kk / 4);
+            four_steps(&mut acc, &rows, b, b1, ldb, kk);
+            kk += 4;
+        }
+        while kk < unrolled {
+            four_steps(&mut acc, &rows, b, b1, ldb, kk);
+            kk += 4;
+        }
     }
     while kk < kc {
         paired_step(&mut acc, &rows, b.add(kk * ldb), b1.add(kk * ldb), kk);
