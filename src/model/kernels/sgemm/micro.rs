@@ -296,9 +296,9 @@ unsafe fn four_steps<V: Lanes>(
 
 /// The paired kernel: an `MR x 2 LANES` tile of `C` in 12 accumulators (6 rows x 2 vectors),
 /// the vectors' weights read from `b` and `b1` (two panels for 16 lanes, the two halves of one
-/// for 8), `k` unrolled by four. Every four steps of the first `4 ahead_runs` it prefetches one
-/// run of the weight slivers that the next tiles read (see [`Tile::ahead`]); the `C` tile is
-/// prefetched at the start so that its read at the end does not stall. `LDB` is the weight's
+/// for 8), `k` unrolled by four. In its first `4 ahead_runs` steps it prefetches, every four
+/// steps, one run of the weight slivers that the next tiles read (see [`Tile::ahead`]); the rows
+/// it touches at its end (see [`prefetch_tile`]) are prefetched at its start. `LDB` is the weight's
 /// run stride when known at compile time (a packed weight's [`NR`]), else 0 and `t.ldb` is
 /// used: a constant stride lets the weight loads take fixed offsets from one register.
 #[inline(always)]
