@@ -270,25 +270,6 @@ pub enum Start<'a> {
 }
 
 impl Start<'_> {
-    /// Writes row `row` (`n` values) at `dst`.
-    ///
-    /// # Safety
-    /// `dst` must be valid for `n` writes.
-    unsafe fn write_row(&self, row: usize, n: usize, dst: *mut f32) {
-        match *self {
-            Start::Bias(bias) => std::ptr::copy_nonoverlapping(bias.as_ptr(), dst, n),
-            Start::BiasResidual { bias, residual } => {
-                for (j, (&b, &r)) in bias
-                    .iter()
-                    .zip(&residual[row * n..(row + 1) * n])
-                    .enumerate()
-                {
-                    dst.add(j).write(b + r);
-                }
-            }
-        }
-    }
-
     fn check(&self, m: usize, n: usize) {
         match *self {
             Start::Bias(bias) => assert_eq!(bias.len(), n, "matmul: bias is not {n} wide"),
@@ -306,8 +287,8 @@ impl Start<'_> {
 /// `finish(start + a w^T)` for `a`: `[m, k]` row-major; returns `[m, n]` row-major.
 ///
 /// The output is made block of rows by block of rows, in parallel: one task computes a block's
-/// rows (the micro-kernel adds the starting values as it first stores each tile) and runs `finish` on them (a whole number of rows of `n` values) while
-/// they are still in cache. No pass over the whole output is spent zero-filling it, adding the
+/// rows (the micro-kernel adds the starting values as it first stores each tile) and runs
+/// `finish` on them (a whole number of rows of `n` values) while they are still in cache. No pass over the whole output is spent zero-filling it, adding the
 /// bias or residual, or applying the activation.
 pub fn matmul(
     a: &[f32],
@@ -623,13 +604,11 @@ unsafe fn gemm_rows_with(
         "gemm: A smaller than {m} rows"
     );
     if k == 0 {
-        // an empty sum
+        // an empty sum: each row is its starting values
         for i in 0..m {
-            let row = c.add(i * ldc);
-            match output {
-                Output::Add => {}
-                Output::Overwrite => std::slice::from_raw_parts_mut(row, n).fill(0.0),
-                Output::Start { start, first_row } => start.write_row(first_row + i, n, row),
+            let (row, init) = (c.add(i * ldc), output.first_block_init(i, 0, n));
+            for j in 0..n {
+                *row.add(j) = init.value(row, ldc, 0, j);
             }
         }
         return;
@@ -844,6 +823,8 @@ mod tests {
             (6, 16, 256),
             // a wide output taken NC columns at a time, the last chunk partial
             (13, 3000, 300),
+            // no depth: C keeps or starts from its starting values
+            (7, 17, 0),
         ] {
             let a = values(m * k, 1.0);
             let w = values(n * k, 2.0);
