@@ -93,7 +93,9 @@ fn main() -> anyhow::Result<()> {
     let mask = Tensor::zeros((b, 1, 1, s), candle_core::DType::F32, &dev)?;
     let ln_w = vec![1f32; hidden];
     let ln_b = vec![0f32; hidden];
-    let pack = |out, input| -> Result<_> { ops::pack_linear(&linear(out, input)?, None) };
+    let pack = |out, input| -> Result<_> {
+        ops::pack_linear(&linear(out, input)?, naba::model::sgemm::WeightFormat::F32)
+    };
     let (p_qkv, p_out, p_up, p_down) = (
         pack(3 * hidden, hidden)?,
         pack(hidden, hidden)?,

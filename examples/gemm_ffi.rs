@@ -3,7 +3,7 @@
 //! of the machine then hits both sides of a ratio alike.
 //! `cargo build --release --example gemm_ffi` -> `target/release/examples/libgemm_ffi.so`.
 
-use naba::model::sgemm::{matmul, PackedWeight, Start};
+use naba::model::sgemm::{matmul, PackedWeight, Start, WeightFormat};
 
 /// A packed weight with its zero bias.
 pub struct Weight {
@@ -17,9 +17,28 @@ pub struct Weight {
 /// `w` must point to `n * k` floats.
 #[no_mangle]
 pub unsafe extern "C" fn naba_pack(w: *const f32, n: usize, k: usize) -> *mut Weight {
+    naba_pack_format(w, n, k, 0)
+}
+
+/// [`naba_pack`] with the weight kept as f32 (`format` 0) or as 16-bit integers for integer
+/// products (`format` 1, `--quantize i16`).
+///
+/// # Safety
+/// `w` must point to `n * k` floats.
+#[no_mangle]
+pub unsafe extern "C" fn naba_pack_format(
+    w: *const f32,
+    n: usize,
+    k: usize,
+    format: u32,
+) -> *mut Weight {
     let w = std::slice::from_raw_parts(w, n * k);
+    let format = match format {
+        0 => WeightFormat::F32,
+        _ => WeightFormat::Int16,
+    };
     Box::into_raw(Box::new(Weight {
-        packed: PackedWeight::new(w, n, k),
+        packed: PackedWeight::with_format(w, n, k, format),
         zeros: vec![0.0; n],
     }))
 }

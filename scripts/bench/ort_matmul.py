@@ -5,11 +5,13 @@ initializer (prepacked by ONNX Runtime, as naba prepacks its weights).
     .venv/bin/python scripts/bench/ort_matmul.py [THREADS] [REPEATS]
 """
 
+import os
 import sys
 import time
 
 import numpy as np
 import onnxruntime as ort
+import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 # (m, n, k) as in examples/bench_gemm.rs
@@ -19,9 +21,22 @@ SHAPES = [(1024, 384, 384), (1024, 1152, 384), (1024, 1536, 384), (1024, 384, 15
           (1024, 768, 3072)]
 
 
-def matmul_session(w, threads, rows, spinning=True):
+def quantize_dynamic_model(model):
+    """`model` after `onnxruntime.quantization.quantize_dynamic` (per-channel int8 weights)."""
+    import tempfile
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = os.path.join(d, "f32.onnx"), os.path.join(d, "int8.onnx")
+        onnx.save(model, src)
+        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True)
+        return onnx.load(dst)
+
+
+def matmul_session(w, threads, rows, spinning=True, quantized=False):
     """An ONNX Runtime session of one MatMul `C = A w`, `w` (`[k, n]`) a constant initializer;
-    `rows`: A's row count, or a name for a dynamic one; `spinning`: whether idle workers spin."""
+    `rows`: A's row count, or a name for a dynamic one; `spinning`: whether idle workers spin;
+    `quantized`: the model through `quantize_dynamic` (int8 weights per column, uint8
+    activations quantised per call, as ONNX Runtime's docs recommend for transformers on CPU)."""
     k, n = w.shape
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["a", "w"], ["c"])], "matmul",
@@ -29,6 +44,8 @@ def matmul_session(w, threads, rows, spinning=True):
         [helper.make_tensor_value_info("c", TensorProto.FLOAT, [rows, n])],
         [numpy_helper.from_array(w, "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    if quantized:
+        model = quantize_dynamic_model(model)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1

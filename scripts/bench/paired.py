@@ -17,10 +17,11 @@ by up to 10% from run to run), and fresh processes average that out.
 
 With --baseline, a second naba build (another bench_suite binary, e.g. from a worktree of an
 earlier commit) joins the rotation, and the table gains naba / baseline: how a change moved
-naba's speed, measured the same way.
+naba's speed, measured the same way. With --quantize Q (q8, q4, i16), naba with `--quantize Q`
+joins as `naba-Q`, compared with every other engine.
 
 Usage: .venv/bin/python scripts/bench/paired.py [--rounds 10] [--sessions 3] [--models e5,bert-base]
-       [--shapes 8x128,1x512,32x64] [--baseline BENCH_SUITE] [--out bench/PAIRED.md]
+       [--shapes 8x128,1x512,32x64] [--baseline BENCH_SUITE] [--quantize i16] [--out bench/PAIRED.md]
 Needs what harness.py needs (run it once first: it exports the ONNX models).
 """
 import argparse
@@ -64,7 +65,7 @@ def quartiles(xs):
     return q[0], statistics.median(xs), q[2]
 
 
-def run_model(name, rounds, sessions, shapes, baseline):
+def run_model(name, rounds, sessions, shapes, baseline, quantize=None):
     mdir, onnx, vocab = MODELS[name]
     commands = {
         "naba": [SUITE, "serve", mdir],
@@ -73,6 +74,8 @@ def run_model(name, rounds, sessions, shapes, baseline):
     }
     if baseline:
         commands["baseline"] = [baseline, "serve", mdir]
+    if quantize:
+        commands[f"naba-{quantize}"] = [SUITE, "serve", mdir, "--quantize", quantize]
     names = list(commands)
     secs = {(e, s): [] for e in names for s in shapes}
     rss = {e: 0.0 for e in names}
@@ -93,16 +96,18 @@ def run_model(name, rounds, sessions, shapes, baseline):
         for e in names:
             rss[e] = max(rss[e], engines[e].ask("rss"))
             engines[e].close()
-    others = [e for e in names if e != "naba"]
+    subjects = ["naba"] + ([f"naba-{quantize}"] if quantize else [])
+    pairs = [(s, o) for i, s in enumerate(subjects) for o in names if o != s and o not in subjects[:i]]
+    label = {**OTHERS, **{s: s for s in subjects}}
     lines = [f"## {name}", "",
              "| shape | " + " | ".join(f"{e} tokens/s" for e in names) + " | " +
-             " | ".join(f"naba / {OTHERS[e]} (quartiles)" for e in others) + " |",
-             "|---" * (1 + len(names) + len(others)) + "|"]
+             " | ".join(f"{s} / {label[o]} (quartiles)" for s, o in pairs) + " |",
+             "|---" * (1 + len(names) + len(pairs)) + "|"]
     for s in shapes:
         b, n = map(int, s.split("x"))
         cells = [f"{b * n / statistics.median(secs[(e, s)]):.0f}" for e in names]
-        for other in others:
-            lo, mid, hi = quartiles([o / x for x, o in zip(secs[("naba", s)], secs[(other, s)])])
+        for subject, other in pairs:
+            lo, mid, hi = quartiles([o / x for x, o in zip(secs[(subject, s)], secs[(other, s)])])
             cells.append(f"**{mid:.2f}x** ({lo:.2f}-{hi:.2f})")
         lines.append(f"| b{b} x s{n} | " + " | ".join(cells) + " |")
     lines += ["", "Peak RSS of the serving processes: " +
@@ -117,6 +122,7 @@ def main():
     ap.add_argument("--models", default="e5,bert-base")
     ap.add_argument("--shapes", default="8x128,1x512,32x64")
     ap.add_argument("--baseline", help="another naba bench_suite binary to pair with this one")
+    ap.add_argument("--quantize", help="also run naba with --quantize Q (q8, q4, i16)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "PAIRED.md"))
     a = ap.parse_args()
     shapes = a.shapes.split(",")
@@ -128,7 +134,7 @@ def main():
              "engine and shape each, the engines' order rotating. Ratios are per round (passes seconds apart), "
              "then their median and quartiles over all rounds.", ""]
     for name in a.models.split(","):
-        lines += run_model(name, a.rounds, a.sessions, shapes, a.baseline)
+        lines += run_model(name, a.rounds, a.sessions, shapes, a.baseline, a.quantize)
     write_report(a.out, lines)
 
 

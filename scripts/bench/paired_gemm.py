@@ -11,12 +11,15 @@ Each timed call follows an untimed one of the same engine (warm caches, as insid
 layer loop), or, with --cold, a sweep over 64 MB that evicts both engines' data. ONNX Runtime's
 workers do not spin (`session.intra_op.allow_spinning` 0), so that they leave the cores to
 naba's between calls. With --baseline LIB, another naba build (the same example built at
-another commit or with other constants) joins the rotation; repeat it for several.
+another commit or with other constants) joins the rotation; repeat it for several. With --int16,
+naba's integer products (`--quantize i16`: 16-bit weights and activations) join as `naba-i16`,
+and ONNX Runtime's dynamically quantised MatMul (`quantize_dynamic`, int8 weights per column,
+uint8 activations) as `ort-int8`, each compared with the f32 engines and with each other.
 
 Per shape: median GFLOP/s of each engine and the median with quartiles of the per-round ratios.
 
 Usage: .venv/bin/python scripts/bench/paired_gemm.py [--threads 2] [--rounds 20]
-       [--shapes 512x2304x768,...] [--cold] [--baseline OTHER_libgemm_ffi.so ...]
+       [--shapes 512x2304x768,...] [--cold] [--baseline OTHER_libgemm_ffi.so ...] [--int16]
 (builds `cargo build --release --example gemm_ffi` first)
 """
 import argparse
@@ -43,6 +46,9 @@ def naba_lib(path, threads):
     lib.naba_gemm.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
     lib.naba_threads.argtypes = [ctypes.c_size_t]
     lib.naba_free.argtypes = [ctypes.c_void_p]
+    if hasattr(lib, "naba_pack_format"):
+        lib.naba_pack_format.restype = ctypes.c_void_p
+        lib.naba_pack_format.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_uint32]
     lib.naba_threads(threads)
     return lib
 
@@ -55,38 +61,55 @@ def main():
     ap.add_argument("--cold", action="store_true", help="evict the caches before every timed call")
     ap.add_argument("--baseline", action="append", default=[],
                     help="another naba build's libgemm_ffi.so (repeat for several; each is named by its file name)")
+    ap.add_argument("--int16", action="store_true",
+                    help="add naba's integer products and ONNX Runtime's dynamically quantised MatMul")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "gemm_ffi"], cwd=ROOT, check=True)
     libs = {"naba": naba_lib(LIB, a.threads)}
     for path in a.baseline:
         name = "baseline" if len(a.baseline) == 1 else os.path.basename(path).removesuffix(".so")
         libs[name] = naba_lib(path, a.threads)
-    names = ["onnxruntime"] + list(libs)
+    # engines: name -> (library, packing format); ONNX Runtime's are sessions
+    engines = {name: (lib, 0) for name, lib in libs.items()}
+    if a.int16:
+        engines["naba-i16"] = (libs["naba"], 1)
+    names = ["onnxruntime"] + (["ort-int8"] if a.int16 else []) + list(engines)
     evict = np.zeros(16 << 20, dtype=np.float32)
-    others = [e for e in names if e != "naba"]
+    subjects = ["naba"] + (["naba-i16"] if a.int16 else [])
+    pairs = [(s, o) for s in subjects for o in names if o != s and not (o in subjects and subjects.index(o) > subjects.index(s))]
     print(f"{a.threads} threads, {a.rounds} rounds, {'cold' if a.cold else 'warm'} caches\n")
     print("| m x n x k | " + " | ".join(f"{e} GFLOP/s" for e in names) + " | " +
-          " | ".join(f"naba / {e} (quartiles)" for e in others) + " |")
-    print("|---" * (1 + len(names) + len(others)) + "|")
+          " | ".join(f"{s} / {o} (quartiles)" for s, o in pairs) + " |")
+    print("|---" * (1 + len(names) + len(pairs)) + "|")
     for spec in a.shapes.split(","):
         m, n, k = map(int, spec.split("x"))
         rng = np.random.default_rng(0)
         w = rng.random((k, n), dtype=np.float32) - 0.5
         x = rng.random((m, k), dtype=np.float32) - 0.5
-        session = matmul_session(w, a.threads, "m", spinning=False)
+        sessions = {"onnxruntime": matmul_session(w, a.threads, "m", spinning=False)}
+        if a.int16:
+            sessions["ort-int8"] = matmul_session(w, a.threads, "m", spinning=False, quantized=True)
         w_rows = np.ascontiguousarray(w.T)  # [n, k], as naba packs it
-        packed = {e: lib.naba_pack(w_rows.ctypes.data, n, k) for e, lib in libs.items()}
-        expected = session.run(None, {"a": x})[0]
-        for e, lib in libs.items():
+        packed = {e: lib.naba_pack_format(w_rows.ctypes.data, n, k, fmt) if fmt else lib.naba_pack(w_rows.ctypes.data, n, k)
+                  for e, (lib, fmt) in engines.items()}
+        expected = sessions["onnxruntime"].run(None, {"a": x})[0]
+        scale = abs(expected).max()
+        for e, (lib, fmt) in engines.items():
             got = np.empty((m, n), dtype=np.float32)
             lib.naba_gemm(packed[e], x.ctypes.data, m, got.ctypes.data)
-            assert np.allclose(got, expected, atol=1e-3), f"{e}: {abs(got - expected).max()} off"
+            tol = 1e-3 if fmt == 0 else 1e-3 * scale
+            assert np.allclose(got, expected, atol=tol), f"{e}: {abs(got - expected).max()} off"
+        if a.int16:
+            got = sessions["ort-int8"].run(None, {"a": x})[0]
+            print(f"<!-- {m}x{n}x{k}: largest error / largest output: naba-i16 "
+                  f"{abs(got_i16(engines, packed, x, m, n) - expected).max() / scale:.1e}, ort-int8 "
+                  f"{abs(got - expected).max() / scale:.1e} -->", flush=True)
 
         def call(e):
-            if e == "onnxruntime":
-                session.run(None, {"a": x})
+            if e in sessions:
+                sessions[e].run(None, {"a": x})
             else:
-                libs[e].naba_gemm(packed[e], x.ctypes.data, m, None)
+                engines[e][0].naba_gemm(packed[e], x.ctypes.data, m, None)
 
         def timed(e):
             if a.cold:
@@ -103,12 +126,18 @@ def main():
                 secs[e].append(timed(e))
         flops = 2.0 * m * n * k
         cells = [f"{flops / statistics.median(secs[e]) / 1e9:.1f}" for e in names]
-        for other in others:
-            q = statistics.quantiles([o / s for s, o in zip(secs["naba"], secs[other])], n=4)
+        for subject, other in pairs:
+            q = statistics.quantiles([o / s for s, o in zip(secs[subject], secs[other])], n=4)
             cells.append(f"**{q[1]:.2f}x** ({q[0]:.2f}-{q[2]:.2f})")
         print(f"| {m} x {n} x {k} | " + " | ".join(cells) + " |", flush=True)
-        for e, lib in libs.items():
+        for e, (lib, _) in engines.items():
             lib.naba_free(packed[e])
+
+
+def got_i16(engines, packed, x, m, n):
+    got = np.empty((m, n), dtype=np.float32)
+    engines["naba-i16"][0].naba_gemm(packed["naba-i16"], x.ctypes.data, m, got.ctypes.data)
+    return got
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ impl BertEmbeddings {
     /// Stores a loaded f32 word embedding as 8-bit rows (inference only; training needs f32).
     /// A table read in place from the file stays so: only the rows in use are in memory.
     fn quantize(&mut self, q: Quantization) -> Result<()> {
-        if let (WordTable::F32(e), true) = (&self.word_embeddings, q != Quantization::None) {
+        if let (WordTable::F32(e), true) = (&self.word_embeddings, q.quantizes_embedding()) {
             self.word_embeddings = WordTable::Q8(Q8Embedding::new(e.embeddings())?);
         }
         Ok(())
@@ -475,8 +475,9 @@ impl BertModel {
     /// Readies the encoder for inference (do not train it afterwards): query, key and value
     /// stacked into one projection per layer; then every projection packed for naba's
     /// inference gemm with its GELU or residual + LayerNorm fused in (f32 weights, or 8-bit
-    /// blocks for [`Quantization::Q8`]), or, for [`Quantization::Q4`], in 4-bit blocks; with
-    /// either quantisation the word embedding in 8-bit rows (see [`super::quantize`]).
+    /// blocks for [`Quantization::Q8`], 4-bit blocks for [`Quantization::Q4`], 16-bit integers
+    /// for [`Quantization::I16`]); with `Q8` or `Q4` the word embedding in 8-bit rows (see
+    /// [`super::quantize`]).
     pub fn prepare_for_inference(&mut self, q: Quantization) -> Result<()> {
         self.embeddings.quantize(q)?;
         for layer in &mut self.layers {

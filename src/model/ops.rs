@@ -8,7 +8,6 @@ use candle_core::{Result, Tensor};
 use candle_nn::Linear;
 
 use super::kernels::attention::{AttentionDims, HeadLayout, HeadMatmul, Operand};
-use super::kernels::block_quant::Bits;
 use super::kernels::dropout::DropoutOp;
 use super::kernels::fused_attention::FusedAttention;
 use super::kernels::gelu::GeluErfOp;
@@ -16,6 +15,7 @@ pub use super::kernels::inference_linear::PackedLinear;
 use super::kernels::inference_linear::{Epilogue, PackedFeedForwardOp, PackedLinearOp};
 use super::kernels::layer_norm::LayerNormOp;
 use super::kernels::linear::LinearOp;
+use super::kernels::sgemm::WeightFormat;
 use super::kernels::softmax::{MaskedSoftmaxOp, SoftmaxOp};
 
 /// LayerNorm over the last dimension: `(x - mean) / sqrt(var + eps) * weight + bias`.
@@ -164,16 +164,16 @@ pub fn with_f32_values<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
     Ok(f(&data[start..end]))
 }
 
-/// `layer` packed for the inference gemm (see [`packed_linear`]), its weight as 8- or 4-bit
-/// blocks when `bits` says so; stack several layers into one first with [`stack_linear`].
-pub fn pack_linear(layer: &Linear, bits: Option<Bits>) -> Result<PackedLinear> {
+/// `layer` packed for the inference gemm (see [`packed_linear`]), its weight kept in `format`;
+/// stack several layers into one first with [`stack_linear`].
+pub fn pack_linear(layer: &Linear, format: WeightFormat) -> Result<PackedLinear> {
     let (out, input) = layer.weight().dims2()?;
     let bias = match layer.bias() {
         Some(b) => b.to_vec1::<f32>()?,
         None => vec![0f32; out],
     };
     with_f32_values(layer.weight(), |w| {
-        PackedLinear::new(w, out, input, bias, bits)
+        PackedLinear::new(w, out, input, bias, format)
     })?
 }
 
@@ -401,7 +401,7 @@ mod tests {
         let (ln_w, ln_b) = (randn(&[21], 1.0), randn(&[21], 1.0));
         let (x, residual) = (x.as_tensor(), residual.as_tensor());
         let dense = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-        let packed = pack_linear(&dense, None).unwrap();
+        let packed = pack_linear(&dense, WeightFormat::F32).unwrap();
         let plain = linear(x, &dense).unwrap();
         let got = packed_linear(x, &packed, false).unwrap();
         assert!(
@@ -430,7 +430,8 @@ mod tests {
             max_diff(&got, &want)
         );
         // a layer without bias; inputs and residuals of the wrong width
-        let no_bias = pack_linear(&Linear::new(w.as_tensor().clone(), None), None).unwrap();
+        let no_bias =
+            pack_linear(&Linear::new(w.as_tensor().clone(), None), WeightFormat::F32).unwrap();
         let want = linear(x, &Linear::new(w.as_tensor().clone(), None)).unwrap();
         assert!(max_diff(&packed_linear(x, &no_bias, false).unwrap(), &want) < 1e-5);
         assert!(packed_linear(residual, &packed, false).is_err());
@@ -445,7 +446,7 @@ mod tests {
         let dense = |out, input| {
             let (w, b) = (randn(&[out, input], 0.3), randn(&[out], 0.3));
             let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-            pack_linear(&layer, None).unwrap()
+            pack_linear(&layer, WeightFormat::F32).unwrap()
         };
         let (up, down) = (dense(50, 24), dense(24, 50));
         let (lw, lb) = (randn(&[24], 1.0), randn(&[24], 1.0));
@@ -475,7 +476,7 @@ mod tests {
             })
             .collect();
         let stacked = stack_linear(&[&layers[0], &layers[1], &layers[2]]).unwrap();
-        let packed = pack_linear(&stacked, None).unwrap();
+        let packed = pack_linear(&stacked, WeightFormat::F32).unwrap();
         let got = packed_linear(x.as_tensor(), &packed, false).unwrap();
         let parts: Vec<Tensor> = layers
             .iter()

@@ -128,9 +128,12 @@ pub fn write_tiny_model(dir: &Path, model_type: &str, seed: u64) {
 
 /// Largest absolute difference between two tensors.
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
+    max_abs(&(a - b).unwrap())
+}
+
+/// Largest absolute value of a tensor.
+pub fn max_abs(a: &Tensor) -> f32 {
+    a.abs()
         .unwrap()
         .flatten_all()
         .unwrap()

@@ -9,10 +9,9 @@
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
 
-use super::block_quant::Bits;
 use super::layer_norm::normalize_row_in_place;
 use super::linear::with_last_dim;
-use super::sgemm::{matmul, matmul_two, PackedWeight, Start};
+use super::sgemm::{matmul, matmul_two, PackedWeight, Start, WeightFormat};
 use super::{f32_output, f32_slice, math};
 
 /// A projection ready for inference: the weight packed for [`matmul`], and the bias.
@@ -23,14 +22,14 @@ pub struct PackedLinear {
 }
 
 impl PackedLinear {
-    /// From a row-major weight `[out, in]` and its bias `[out]`; with `bits`, the weight is
-    /// kept as 8- or 4-bit blocks ([`PackedWeight::new_quantized`]).
+    /// From a row-major weight `[out, in]` and its bias `[out]`, the weight kept in `format`
+    /// ([`PackedWeight::with_format`]).
     pub fn new(
         weight: &[f32],
         out: usize,
         input: usize,
         bias: Vec<f32>,
-        bits: Option<Bits>,
+        format: WeightFormat,
     ) -> Result<Self> {
         if weight.len() != out * input {
             bail!(
@@ -41,10 +40,7 @@ impl PackedLinear {
         if bias.len() != out {
             bail!("linear: bias of {} values for {out} outputs", bias.len())
         }
-        let weight = match bits {
-            Some(bits) => PackedWeight::new_quantized(weight, out, input, bits),
-            None => PackedWeight::new(weight, out, input),
-        };
+        let weight = PackedWeight::with_format(weight, out, input, format);
         Ok(Self { weight, bias })
     }
 

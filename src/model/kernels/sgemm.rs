@@ -22,7 +22,10 @@
 
 use rayon::prelude::*;
 
+mod integer;
 mod micro;
+
+pub use integer::{IntPanels, LIMIT as INT_LIMIT};
 
 use super::block_quant::{Bits, QuantizedPanels};
 use super::{MatView, SharedMut};
@@ -65,6 +68,20 @@ pub struct PackedWeight {
     k: usize,
 }
 
+/// How a [`PackedWeight`] keeps its values, and so how its products are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WeightFormat {
+    /// f32, as trained.
+    #[default]
+    F32,
+    /// 8- or 4-bit blocks with f32 scales, dequantised to f32 one panel sliver at a time
+    /// ([`super::block_quant`]): less memory, f32 products.
+    Blocks(Bits),
+    /// 16-bit integers with a scale per output column, multiplied by the activations quantised
+    /// per row as each product starts, in exact integer sums ([`integer`]): faster products.
+    Int16,
+}
+
 /// The values of a [`PackedWeight`], panel after panel.
 #[derive(Debug, Clone)]
 enum Values {
@@ -72,6 +89,8 @@ enum Values {
     F32(Vec<f32>),
     /// 8- or 4-bit blocks with their scales, in the same layout.
     Quantized(Box<QuantizedPanels>),
+    /// 16-bit integers, depths in pairs (see [`integer`]).
+    Int16(Box<IntPanels>),
 }
 
 impl Default for Values {
@@ -80,15 +99,20 @@ impl Default for Values {
     }
 }
 
+/// Panics unless `w` holds an `[n, k]` weight.
+fn check_weight_shape(w: &[f32], n: usize, k: usize) {
+    assert_eq!(
+        w.len(),
+        n * k,
+        "weight of {} values is not {n} x {k}",
+        w.len()
+    );
+}
+
 impl PackedWeight {
     /// Packs `w`, row-major `[n, k]`.
     pub fn new(w: &[f32], n: usize, k: usize) -> Self {
-        assert_eq!(
-            w.len(),
-            n * k,
-            "weight of {} values is not {n} x {k}",
-            w.len()
-        );
+        check_weight_shape(w, n, k);
         let mut packed = Self::default();
         packed.pack(w, MatView::row_major(0, n, k), true);
         packed
@@ -102,7 +126,7 @@ impl PackedWeight {
         self.k = k;
         let mut data = match std::mem::take(&mut self.values) {
             Values::F32(data) => data,
-            Values::Quantized(_) => Vec::new(),
+            Values::Quantized(_) | Values::Int16(_) => Vec::new(),
         };
         data.clear();
         data.resize(n.div_ceil(NR) * k * NR, 0.0);
@@ -138,11 +162,25 @@ impl PackedWeight {
         }
     }
 
+    /// Packs `w`, row-major `[n, k]`, in `format`.
+    pub fn with_format(w: &[f32], n: usize, k: usize, format: WeightFormat) -> Self {
+        match format {
+            WeightFormat::F32 => Self::new(w, n, k),
+            WeightFormat::Blocks(bits) => Self::new_quantized(w, n, k, bits),
+            WeightFormat::Int16 => Self {
+                values: Values::Int16(Box::new(IntPanels::new(w, n, k))),
+                n,
+                k,
+            },
+        }
+    }
+
     /// Bytes the packed values take.
     pub fn bytes(&self) -> usize {
         match &self.values {
             Values::F32(data) => 4 * data.len(),
             Values::Quantized(q) => q.bytes(),
+            Values::Int16(q) => q.bytes(),
         }
     }
 
@@ -156,11 +194,13 @@ impl PackedWeight {
         self.k
     }
 
-    /// The panels as the micro-kernel reads them.
+    /// The panels as the f32 micro-kernel reads them (f32 or block-quantised values; integer
+    /// weights go through [`rows_product`]).
     pub(crate) fn panels(&self) -> Panels<'_> {
         let data = match &self.values {
             Values::F32(data) => PanelData::F32(data),
             Values::Quantized(q) => PanelData::Quantized(q),
+            Values::Int16(_) => panic!("gemm: integer weights have no f32 panels"),
         };
         Panels {
             data,
@@ -253,6 +293,8 @@ pub(crate) struct Scratch {
     next_sliver: Vec<f32>,
     /// A block's rows of the intermediate of [`matmul_two`].
     between: Vec<f32>,
+    /// The rows of `A` quantised for an integer weight.
+    int: integer::Scratch,
 }
 
 /// What the output holds before the product is added (see [`matmul`]).
@@ -400,13 +442,32 @@ unsafe fn block_product(
     finish: &impl Fn(&mut [f32]),
 ) {
     let n = w.n;
-    let panels = w.panels();
     let output = Output::Start {
         start,
         first_row: rows.start,
     };
-    gemm_rows(a, w.k, rows.len(), &panels, scratch, dst, n, output);
+    rows_product(a, rows.len(), w, scratch, dst, n, output);
     finish(std::slice::from_raw_parts_mut(dst, rows.len() * n));
+}
+
+/// `C (+)= A W^T` for `m` rows of `a` (`[m, w.k]`, row-major) on this thread, by the kernels
+/// of `w`'s format; `C`'s rows are `ldc` apart from `c`.
+///
+/// # Safety
+/// As for [`gemm_rows`].
+unsafe fn rows_product(
+    a: &[f32],
+    m: usize,
+    w: &PackedWeight,
+    scratch: &mut Scratch,
+    c: *mut f32,
+    ldc: usize,
+    output: Output,
+) {
+    match &w.values {
+        Values::Int16(q) => integer::gemm_rows(a, w.k, m, q, &mut scratch.int, c, ldc, output),
+        _ => gemm_rows(a, w.k, m, &w.panels(), scratch, c, ldc, output),
+    }
 }
 
 /// `c += a w^T` for `a`: `[m, k]` row-major, `c`: `[m, n]` row-major, in parallel over row
@@ -424,11 +485,10 @@ pub fn matmul_acc(a: &[f32], m: usize, w: &PackedWeight, c: &mut [f32]) {
         rows_in_cache(product_row_width(n)),
         |rows, scratch| unsafe {
             let c = dst.ptr().add(rows.start * n);
-            gemm_rows(
+            rows_product(
                 &a[rows.start * k..],
-                k,
                 rows.len(),
-                &w.panels(),
+                w,
                 scratch,
                 c,
                 n,
@@ -776,7 +836,8 @@ mod tests {
     use super::*;
     use crate::model::kernels::block_quant;
 
-    fn values(len: usize, seed: f32) -> Vec<f32> {
+    /// Deterministic pseudo-random values in -0.5..0.5.
+    pub(super) fn values(len: usize, seed: f32) -> Vec<f32> {
         (0..len)
             .map(|i| ((i as f32 * 12.9898 + seed).sin() * 43_758.547).fract() - 0.5)
             .collect()

@@ -243,7 +243,7 @@ unsafe fn avx512(t: Tile) {
 }
 
 /// What the paired kernel needs of a vector of f32 lanes.
-trait Lanes: Copy {
+pub(super) trait Lanes: Copy {
     /// Lanes per vector.
     const LANES: usize;
     /// All lanes zero.
@@ -360,33 +360,49 @@ unsafe fn paired<V: Lanes, const LDB: usize>(t: Tile) {
     }
     for i in 0..MR {
         for (half, &v) in acc[2 * i..2 * i + 2].iter().enumerate() {
-            let j = half * V::LANES;
-            let out = c.add(i * ldc + j);
-            let v = match init {
-                Init::Zero => v,
-                Init::C => V::add(V::load(out), v),
-                Init::Bias {
-                    bias,
-                    residual,
-                    ldr,
-                } => {
-                    let v = V::add(V::load(bias.add(j)), v);
-                    if residual.is_null() {
-                        v
-                    } else {
-                        V::add(V::load(residual.add(i * ldr + j)), v)
-                    }
-                }
-            };
-            v.store(out);
+            store_started(init, c, ldc, i, half * V::LANES, v);
         }
     }
+}
+
+/// Stores `v` plus the starting values ([`Init`]) at the tile's row `i`, columns `j..j +
+/// LANES` (`C`'s rows `ldc` apart from `c`).
+///
+/// # Safety
+/// `c` and the bias and residual of `init` must cover those values.
+#[inline(always)]
+pub(super) unsafe fn store_started<V: Lanes>(
+    init: Init,
+    c: *mut f32,
+    ldc: usize,
+    i: usize,
+    j: usize,
+    v: V,
+) {
+    let out = c.add(i * ldc + j);
+    let v = match init {
+        Init::Zero => v,
+        Init::C => V::add(V::load(out), v),
+        Init::Bias {
+            bias,
+            residual,
+            ldr,
+        } => {
+            let v = V::add(V::load(bias.add(j)), v);
+            if residual.is_null() {
+                v
+            } else {
+                V::add(V::load(residual.add(i * ldr + j)), v)
+            }
+        }
+    };
+    v.store(out);
 }
 
 /// 8 lanes in one AVX2 register.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
-struct Avx2Lanes(std::arch::x86_64::__m256);
+pub(super) struct Avx2Lanes(pub std::arch::x86_64::__m256);
 
 #[cfg(target_arch = "x86_64")]
 impl Lanes for Avx2Lanes {
