@@ -18,7 +18,10 @@ by up to 10% from run to run), and fresh processes average that out.
 With --baseline, a second naba build (another bench_suite binary, e.g. from a worktree of an
 earlier commit) joins the rotation, and the table gains naba / baseline: how a change moved
 naba's speed, measured the same way. With --quantize Q (q8, q4, i16), naba with `--quantize Q`
-joins as `naba-Q`, compared with every other engine.
+joins as `naba-Q`, compared with every other engine, and so does ONNX Runtime on the model
+dynamically quantised by `onnxruntime.quantization.quantize_dynamic` (int8 weights per channel,
+uint8 activations quantised per call: what ONNX Runtime recommends for transformers on CPU), as
+`ort-int8` (the quantised model is written next to the f32 one once).
 
 Usage: .venv/bin/python scripts/bench/paired.py [--rounds 10] [--sessions 3] [--models e5,bert-base]
        [--shapes 8x128,1x512,32x64] [--baseline BENCH_SUITE] [--quantize i16] [--out bench/PAIRED.md]
@@ -38,7 +41,17 @@ from harness import E5, ENV, PY, ROOT, SUITE, versions, write_report  # noqa: E4
 MODELS = {"e5": (E5, os.path.join(ROOT, "bench", ".models", "e5-onnx", "model.onnx"), 250002),
           "bert-base": (os.path.join(ROOT, "bench", ".models", "bert-base-64k"),
                         os.path.join(ROOT, "bench", ".models", "bert-base-64k", "model.onnx"), 64000)}
-OTHERS = {"onnxruntime": "ORT", "pytorch": "PyTorch", "baseline": "baseline"}
+OTHERS = {"onnxruntime": "ORT", "pytorch": "PyTorch", "baseline": "baseline", "ort-int8": "ORT int8"}
+
+
+def int8_model(onnx_path):
+    """The ONNX model after `quantize_dynamic` (made once, next to it)."""
+    out = onnx_path.removesuffix(".onnx") + ".int8.onnx"
+    if not os.path.exists(out):
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        quantize_dynamic(onnx_path, out + ".tmp", weight_type=QuantType.QInt8, per_channel=True)
+        os.replace(out + ".tmp", out)
+    return out
 
 
 class Engine:
@@ -76,6 +89,7 @@ def run_model(name, rounds, sessions, shapes, baseline, quantize=None):
         commands["baseline"] = [baseline, "serve", mdir]
     if quantize:
         commands[f"naba-{quantize}"] = [SUITE, "serve", mdir, "--quantize", quantize]
+        commands["ort-int8"] = [PY, os.path.join(HERE, "ort_suite.py"), "serve", int8_model(onnx), str(vocab)]
     names = list(commands)
     secs = {(e, s): [] for e in names for s in shapes}
     rss = {e: 0.0 for e in names}

@@ -283,16 +283,52 @@ enum Kernel {
     /// `vpmaddwd` on 8 lanes, an `MR x NR` tile in 12 registers.
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// `vpmaddwd` + `vpaddd` on 16 lanes (AVX-512BW): a tile row in one register.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// `vpdpwssd` (AVX-512 VNNI): the multiply-adds and the sum in one instruction.
+    #[cfg(target_arch = "x86_64")]
+    Avx512Vnni,
 }
 
 impl Kernel {
-    /// The widest kernel this CPU runs.
+    /// The widest kernel this CPU runs (decided once; `NABA_NO_AVX512` keeps a CPU with
+    /// AVX-512 on the AVX2 kernel, as for f32).
     fn detected() -> Self {
+        use std::sync::OnceLock;
+        static BEST: OnceLock<Kernel> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            let mut all = Self::available();
+            if std::env::var_os("NABA_NO_AVX512").is_some() {
+                all.retain(|k| !k.is_avx512());
+            }
+            *all.last().expect("the portable kernel runs anywhere")
+        })
+    }
+
+    /// The kernels this CPU runs, narrowest first.
+    fn available() -> Vec<Self> {
+        let mut all = vec![Self::Portable];
         #[cfg(target_arch = "x86_64")]
         if super::super::avx2_fma() {
-            return Self::Avx2;
+            all.push(Self::Avx2);
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
+                all.push(Self::Avx512);
+                if is_x86_feature_detected!("avx512vnni") {
+                    all.push(Self::Avx512Vnni);
+                }
+            }
         }
-        Self::Portable
+        all
+    }
+
+    /// Whether this is an AVX-512 kernel.
+    fn is_avx512(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if matches!(self, Self::Avx512 | Self::Avx512Vnni) {
+            return true;
+        }
+        false
     }
 
     /// The tile of `C` for the sums over depth pairs `t < pairs` of `A[i][2t..2t + 2] ·
@@ -311,9 +347,14 @@ impl Kernel {
         );
         match self {
             Self::Portable => portable(a, b, pairs, out, ahead),
-            // SAFETY: detected() chose it on a CPU with AVX2 and FMA; bounds checked above.
+            // SAFETY (these three): available() lists them on CPUs that run them; bounds are
+            // checked above.
             #[cfg(target_arch = "x86_64")]
             Self::Avx2 => avx2(a.as_ptr(), b.as_ptr(), pairs, out, ahead),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => avx512(a.as_ptr(), b.as_ptr(), pairs, out, ahead),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512Vnni => avx512_vnni(a.as_ptr(), b.as_ptr(), pairs, out, ahead),
         }
     }
 }
@@ -385,6 +426,84 @@ unsafe fn avx2(a: *const i16, b: *const i16, pairs: usize, out: TileOut, ahead: 
             let v = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), scale);
             store_started(out.init, out.c, out.ldc, i, j, Avx2Lanes(v));
         }
+    }
+}
+
+/// The kernel on AVX-512BW: see [`wide`].
+///
+/// # Safety
+/// As for [`avx2`], on a CPU with AVX-512F and BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+unsafe fn avx512(a: *const i16, b: *const i16, pairs: usize, out: TileOut, ahead: Ahead) {
+    wide::<false>(a, b, pairs, out, ahead)
+}
+
+/// The kernel on AVX-512 VNNI: see [`wide`].
+///
+/// # Safety
+/// As for [`avx2`], on a CPU with AVX-512F, BW and VNNI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
+unsafe fn avx512_vnni(a: *const i16, b: *const i16, pairs: usize, out: TileOut, ahead: Ahead) {
+    wide::<true>(a, b, pairs, out, ahead)
+}
+
+/// The AVX-512 kernels: a weight run (`NR` columns x one depth pair, 64 bytes) fills one
+/// register, so each row of the tile is one accumulator; each row keeps two, for even and odd
+/// depth pairs, so that twelve independent sums are in flight. Per pair of depths: one load,
+/// six broadcasts and six `vpdpwssd` (`VNNI`) or `vpmaddwd` + `vpaddd`.
+///
+/// # Safety
+/// As for [`avx512`] or [`avx512_vnni`]; inlined into them, which enable the instructions.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn wide<const VNNI: bool>(
+    a: *const i16,
+    b: *const i16,
+    pairs: usize,
+    out: TileOut,
+    ahead: Ahead,
+) {
+    use super::micro::{store_started, Avx512Lanes};
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_si512(); MR]; 2];
+    let step = |acc: &mut [__m512i; MR], t: usize| {
+        let w = _mm512_loadu_si512(b.add(t * 2 * NR).cast());
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let pair = a.add(t * 2 * MR + 2 * r);
+            let pair = _mm512_set1_epi32(pair.cast::<i32>().read_unaligned());
+            *acc = if VNNI {
+                _mm512_dpwssd_epi32(*acc, pair, w)
+            } else {
+                _mm512_add_epi32(*acc, _mm512_madd_epi16(pair, w))
+            };
+        }
+    };
+    let [even, odd] = &mut acc;
+    let prefetching = pairs.min(ahead.count) / 2 * 2;
+    let mut t = 0;
+    while t < prefetching {
+        _mm_prefetch::<_MM_HINT_T0>(ahead.runs.wrapping_add(t * 2 * NR).cast());
+        _mm_prefetch::<_MM_HINT_T0>(ahead.runs.wrapping_add((t + 1) * 2 * NR).cast());
+        step(even, t);
+        step(odd, t + 1);
+        t += 2;
+    }
+    while t + 2 <= pairs {
+        step(even, t);
+        step(odd, t + 1);
+        t += 2;
+    }
+    if t < pairs {
+        step(even, t);
+    }
+    let col_scales = _mm512_loadu_ps(out.col_scales.as_ptr());
+    for (i, (&even, &odd)) in even.iter().zip(odd.iter()).enumerate() {
+        let scale = _mm512_mul_ps(_mm512_set1_ps(out.row_scales[i]), col_scales);
+        let sums = _mm512_add_epi32(even, odd);
+        let v = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), scale);
+        store_started(out.init, out.c, out.ldc, i, 0, Avx512Lanes(v));
     }
 }
 
@@ -461,11 +580,8 @@ mod tests {
                 *sum = i32::try_from(exact).expect("the sum fits in i32") as f32;
             }
         }
-        let mut kernels = vec![Kernel::Portable];
-        #[cfg(target_arch = "x86_64")]
-        if super::super::super::avx2_fma() {
-            kernels.push(Kernel::Avx2);
-        }
+        let kernels = Kernel::available();
+        println!("integer kernels this CPU runs: {kernels:?}");
         for kernel in kernels {
             let mut tile = [7f32; MR * NR];
             let out = TileOut {

@@ -436,7 +436,7 @@ impl Lanes for Avx2Lanes {
 /// 16 lanes in one AVX-512 register.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
-struct Avx512Lanes(std::arch::x86_64::__m512);
+pub(super) struct Avx512Lanes(pub std::arch::x86_64::__m512);
 
 #[cfg(target_arch = "x86_64")]
 impl Lanes for Avx512Lanes {
