@@ -10,12 +10,15 @@ within every repeat, so a slow spell of the machine hits them alike):
 - tokenisation of 10,000 SANAD articles (naba's tokenizers crate vs the `tokenizers` Python
   package, same tokenizer.json);
 - end-to-end prediction on SANAD test articles (process start to last result) with a fine-tuned
-  topic model: `naba predict` vs a transformers `pipeline`, and cold start (1 document).
+  topic model: `naba predict` vs a transformers `pipeline`, and cold start (1 document);
+- with --quantize Q: encoder inference of naba with `--quantize Q` and of ONNX Runtime on the
+  `quantize_dynamic` model (int8), in the same repeats, set against the f32 figures.
 Every process's peak RSS is recorded. Each figure is the median over repeats; ratios are
 computed within each repeat, then their median taken. Writes bench/RESULTS.md.
 
 Usage: .venv/bin/python scripts/bench/harness.py [--repeats 5] [--iters 3] [--topic-model DIR]
        [--models e5,bert-base] [--train-models e5] [--predict-docs 200] [--tokenize-docs 10000]
+       [--quantize i16]
 Needs: cargo build --release --example bench_suite && cargo build --release;
        .venv with torch, transformers, onnxruntime, onnx (scripts/bench/make_models.py runs first).
 """
@@ -124,6 +127,8 @@ def main():
     ap.add_argument("--topic-model", help="fine-tuned topic folder for the end-to-end case")
     ap.add_argument("--predict-docs", type=int, default=200)
     ap.add_argument("--tokenize-docs", type=int, default=10000)
+    ap.add_argument("--quantize", help="also run naba with --quantize Q (e.g. i16) and ONNX Runtime's "
+                    "dynamically quantised model (see paired.py)")
     ap.add_argument("--train-models", help="models for the training-step case (default: all of --models; '' = none)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--from-log", help="rebuild the table from the progress lines of an earlier (or interrupted) "
@@ -154,6 +159,12 @@ def main():
             "naba": [SUITE, "infer", mdir, *SHAPES, *it],
             "pytorch": [PY, os.path.join(HERE, "torch_suite.py"), "infer", mdir, *SHAPES, *it],
             "onnxruntime": [PY, os.path.join(HERE, "ort_suite.py"), "infer", onnx, str(vocab), *SHAPES, *it]}))
+        if a.quantize:
+            from paired import int8_model
+            groups.append((f"{name} infer quantized", {
+                f"naba-{a.quantize}": [SUITE, "infer", mdir, *SHAPES, *it, "--quantize", a.quantize],
+                "ort-int8": [PY, os.path.join(HERE, "ort_suite.py"), "infer", int8_model(onnx), str(vocab),
+                             *SHAPES, *it]}))
         if name in (a.models if a.train_models is None else a.train_models).split(","):
             groups.append((f"{name} train", {
                 "naba": [SUITE, "train", mdir, "16x128", "--iters", "2"],
@@ -210,6 +221,25 @@ def main():
         rss = {e: med([x[2] for x in results.get((g, e), [])]) for e in ["naba", "pytorch", "onnxruntime"]}
         lines += ["", f"Peak RSS of the inference processes: naba {rss['naba']:.0f} MB, PyTorch {rss['pytorch']:.0f} MB, "
                   f"ONNX Runtime {rss['onnxruntime']:.0f} MB.", ""]
+        q = f"{name} infer quantized"
+        nq = f"naba-{a.quantize}"
+        if a.quantize and (q, nq) in results:
+            lines += [f"## Quantised encoder inference, {name} (tokens/s; `{nq}` is naba with "
+                      f"`--quantize {nq.removeprefix('naba-')}`, `ort-int8` ONNX Runtime on the `quantize_dynamic` model)", "",
+                      f"| shape | {nq} | ort-int8 | {nq} / naba f32 | {nq} / ORT f32 | {nq} / PyTorch f32 | {nq} / ort-int8 |",
+                      "|---|---|---|---|---|---|---|"]
+
+            def cross(e1, g1, e2, g2, k):
+                xs, ys = per_repeat(g1, e1, k, "tokens_per_s"), per_repeat(g2, e2, k, "tokens_per_s")
+                return med([x / y for x, y in zip(xs, ys)])
+            for s in SHAPES:
+                k = f"infer {s}"
+                lines.append(f"| b{s.replace('x', ' x s')} | {med(per_repeat(q, nq, k, 'tokens_per_s')):.0f} | "
+                             f"{med(per_repeat(q, 'ort-int8', k, 'tokens_per_s')):.0f} | "
+                             + " | ".join(f"{cross(nq, q, e, g2, k):.2f}x" for e, g2 in
+                                          [("naba", g), ("onnxruntime", g), ("pytorch", g), ("ort-int8", q)]) + " |")
+            rq = {e: med([x[2] for x in results[(q, e)]]) for e in [nq, "ort-int8"]}
+            lines += ["", f"Peak RSS: {nq} {rq[nq]:.0f} MB, ort-int8 {rq['ort-int8']:.0f} MB.", ""]
         g = f"{name} train"
         if (g, "naba") in results:
             k = "train 16x128"

@@ -11,6 +11,8 @@
 //! ([`PackedWeight::new_quantized`], [`super::block_quant`]) has the same layout with per-block
 //! scales; each panel sliver is dequantised into a buffer in cache before the micro-kernel reads
 //! it.
+//! A weight of 16-bit integers ([`WeightFormat::Int16`]) takes integer kernels instead
+//! ([`integer`]): the activations are quantised as each product starts and multiplied exactly.
 //!
 //! A task sweeps the weight from L3 once per block of rows. While the tiles of one panel sliver
 //! are computed, each tile also prefetches its share of the next sliver's runs, so the sweep
@@ -25,7 +27,7 @@ use rayon::prelude::*;
 mod integer;
 mod micro;
 
-pub use integer::{IntPanels, LIMIT as INT_LIMIT};
+pub use integer::IntPanels;
 
 use super::block_quant::{Bits, QuantizedPanels};
 use super::{MatView, SharedMut};

@@ -8,13 +8,16 @@
 //! Precision: the exact integer sums of a depth block of [`KC`] must fit in `i32`, which bounds
 //! the magnitudes to `LIMIT = floor(sqrt(i32::MAX / KC))` = 2,896 (11.5 bits), for weights and
 //! activations alike: a finer grid than 8-bit dynamic quantisation's (255 steps), with no
-//! saturation anywhere. Integer sums do not depend on the order they are added in, so the AVX2
-//! and the portable kernel give the same bits.
+//! saturation anywhere. Integer sums do not depend on the order they are added in, so every
+//! kernel (portable, AVX2, AVX-512BW, AVX-512 VNNI) computes the same sums, bit for bit; only
+//! the rounding of the f32 epilogue may differ.
 //!
 //! Layout: panels of [`NR`] columns as for f32 weights, the depth taken two at a time (odd
-//! depths are padded with a zero): for each pair of depths a run of `2 NR` values, columns 0-7
-//! then 8-15, each column's two depths side by side, so that one 32-bit broadcast of a row's two
-//! activations meets eight columns in one `vpmaddwd`.
+//! depths are padded with a zero): for each pair of depths a run of `2 NR` values (64 bytes),
+//! columns 0-7 then 8-15, each column's two depths side by side, so that one 32-bit broadcast
+//! of a row's two activations meets eight columns in one AVX2 `vpmaddwd`, or all sixteen in one
+//! AVX-512 instruction. A row group's activations are interleaved the same way (see
+//! [`gemm_rows`]).
 
 use rayon::prelude::*;
 
@@ -40,8 +43,8 @@ pub struct IntPanels {
 }
 
 /// Quantises `x` into `out` (same length) as integers of magnitude at most [`LIMIT`] with one
-/// scale, `max |x| / LIMIT` (0 for all zeros, NaN when `x` holds an infinity), rounding to the
-/// nearest; returns the scale.
+/// scale, `max |x| / LIMIT` (0 for all zeros, NaN when `x` holds an infinity, so that the
+/// product is not finite either), rounding to the nearest; returns the scale.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
@@ -151,21 +154,7 @@ pub(super) unsafe fn gemm_rows(
     let groups = m.div_ceil(MR);
     let depth = w.depth;
     let Scratch { rows, scales, row } = scratch;
-    // the rows of A as integers, padded to whole row groups and an even depth with zeros; a
-    // group's rows interleaved by depth pair (`MR` pairs of values, one per row, then the next
-    // depth pair), so that the kernel reads them from one pointer at fixed offsets
-    rows.clear();
-    rows.resize(groups * MR * depth, 0);
-    scales.clear();
-    scales.resize(groups * MR, 0.0);
-    row.resize(depth, 0);
-    for (i, a_row) in a[..m * k].chunks_exact(k.max(1)).take(m).enumerate() {
-        scales[i] = quantize(a_row, &mut row[..k]);
-        let group = &mut rows[(i / MR) * MR * depth..][..MR * depth];
-        for (t, pair) in row.chunks_exact(2).enumerate() {
-            group[t * 2 * MR + 2 * (i % MR)..][..2].copy_from_slice(pair);
-        }
-    }
+    quantize_rows(&a[..m * k], m, k, depth, rows, scales, row);
     let kernel = Kernel::detected();
     let panels = n.div_ceil(NR);
     let chunk_panels = column_chunk(n).div_ceil(NR);
@@ -178,31 +167,9 @@ pub(super) unsafe fn gemm_rows(
                 let b = w.sliver(p, pc);
                 let cols = NR.min(n - p * NR);
                 let col_scales = &w.scales[p * NR..][..NR];
-                // the sliver the next panel step reads, its runs shared out among this step's
-                // tiles to prefetch
-                let next = if p + 1 < chunk.end {
-                    Some((p + 1, pc))
-                } else if pc + KC < depth {
-                    Some((chunk.start, pc + KC))
-                } else if chunk.end < panels {
-                    Some((chunk.end, 0))
-                } else {
-                    None
-                };
-                // (sliver start, runs in it)
-                let next = next.map(|(p, pc)| (w.sliver(p, pc).as_ptr(), KC.min(depth - pc) / 2));
+                let next = next_sliver(w, &chunk, p, pc);
                 for g in 0..groups {
-                    let ahead = match next {
-                        Some((runs, count)) => {
-                            let share = count.div_ceil(groups);
-                            let first = (g * share).min(count);
-                            Ahead {
-                                runs: runs.wrapping_add(first * 2 * NR),
-                                count: share.min(count - first),
-                            }
-                        }
-                        None => Ahead::NONE,
-                    };
+                    let ahead = next.map_or(Ahead::NONE, |next| next.share(g, groups));
                     let a = &rows[g * MR * depth + pc * MR..];
                     let row_scales = &scales[g * MR..][..MR];
                     let init = if pc == 0 {
@@ -245,6 +212,75 @@ pub(super) unsafe fn gemm_rows(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Quantises the `m` rows of `a` (`[m, k]`) into `rows` and their scales into `scales`, padded
+/// to whole row groups and to an even `depth` with zeros, a group's rows interleaved by depth
+/// pair (`MR` pairs of values, one per row, then the next depth pair) so that the kernels read
+/// them from one pointer at fixed offsets; `row` is a buffer.
+fn quantize_rows(
+    a: &[f32],
+    m: usize,
+    k: usize,
+    depth: usize,
+    rows: &mut Vec<i16>,
+    scales: &mut Vec<f32>,
+    row: &mut Vec<i16>,
+) {
+    rows.clear();
+    rows.resize(m.div_ceil(MR) * MR * depth, 0);
+    scales.clear();
+    scales.resize(m.div_ceil(MR) * MR, 0.0);
+    row.resize(depth, 0);
+    for (i, a_row) in a.chunks_exact(k.max(1)).take(m).enumerate() {
+        scales[i] = quantize(a_row, &mut row[..k]);
+        let group = &mut rows[(i / MR) * MR * depth..][..MR * depth];
+        for (t, pair) in row.chunks_exact(2).enumerate() {
+            group[t * 2 * MR + 2 * (i % MR)..][..2].copy_from_slice(pair);
+        }
+    }
+}
+
+/// The sliver that the panel step after panel `p` of depth block `pc` reads: the chunk's next
+/// panel, else the chunk's first at the next depth block, else the next chunk's first.
+fn next_sliver(
+    w: &IntPanels,
+    chunk: &std::ops::Range<usize>,
+    p: usize,
+    pc: usize,
+) -> Option<NextSliver> {
+    let (p, pc) = if p + 1 < chunk.end {
+        (p + 1, pc)
+    } else if pc + KC < w.depth {
+        (chunk.start, pc + KC)
+    } else if chunk.end < w.n.div_ceil(NR) {
+        (chunk.end, 0)
+    } else {
+        return None;
+    };
+    Some(NextSliver {
+        start: w.sliver(p, pc).as_ptr(),
+        runs: KC.min(w.depth - pc) / 2,
+    })
+}
+
+/// The next panel step's sliver, whose runs the tiles of the current step prefetch.
+#[derive(Clone, Copy)]
+struct NextSliver {
+    start: *const i16,
+    runs: usize,
+}
+
+impl NextSliver {
+    /// Row group `g`'s share of the runs, of `groups`.
+    fn share(self, g: usize, groups: usize) -> Ahead {
+        let share = self.runs.div_ceil(groups);
+        let first = (g * share).min(self.runs);
+        Ahead {
+            runs: self.start.wrapping_add(first * 2 * NR),
+            count: share.min(self.runs - first),
         }
     }
 }
@@ -602,6 +638,7 @@ mod tests {
         // odd depths, depths over one integer block, partial row groups and panels
         for (m, n, k) in [
             (1, 1, 1),
+            (3, 5, 0),
             (7, 17, 3),
             (13, 33, 2 * KC + 3),
             (6, 16, KC),
