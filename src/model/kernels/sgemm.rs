@@ -717,7 +717,7 @@ unsafe fn gemm_rows_with(
                     start: next_step_sliver(w, &chunk, p + micro.panels(), pc),
                     pair: micro.panels() == 2,
                     kc,
-                    share: kc.div_ceil(groups),
+                    groups,
                 };
                 for g in 0..groups {
                     let (ahead, ahead1, ahead_runs) = next.share_of(g, w);
@@ -765,21 +765,44 @@ fn next_step_sliver(
     next_p: usize,
     pc: usize,
 ) -> Option<*const f32> {
-    let panels = w.n.div_ceil(NR);
+    let (p, pc) = next_step(chunk, next_p, pc, KC, w.k, w.n.div_ceil(NR))?;
+    w.in_place_sliver(p, pc)
+}
+
+/// The panel and depth at which the panel step after the one ending at panel `next_p` of the
+/// depth block from `pc` starts, in a product of `panels` panels, `depth` deep, taken in depth
+/// blocks of `block` within column chunks: the chunk's next panel, else the chunk's first panel
+/// at the next depth block, else the next chunk's first panel (`None`: no next step).
+fn next_step(
+    chunk: &std::ops::Range<usize>,
+    next_p: usize,
+    pc: usize,
+    block: usize,
+    depth: usize,
+    panels: usize,
+) -> Option<(usize, usize)> {
     if next_p < chunk.end {
-        w.in_place_sliver(next_p, pc)
-    } else if pc + KC < w.k {
-        w.in_place_sliver(chunk.start, pc + KC)
+        Some((next_p, pc))
+    } else if pc + block < depth {
+        Some((chunk.start, pc + block))
     } else if chunk.end < panels {
-        w.in_place_sliver(chunk.end, 0)
+        Some((chunk.end, 0))
     } else {
         None
     }
 }
 
+/// Row group `g`'s share of `runs` weight runs prefetched by `groups` tiles, one share each:
+/// the first run and how many.
+fn run_share(runs: usize, groups: usize, g: usize) -> (usize, usize) {
+    let share = runs.div_ceil(groups);
+    let first = (g * share).min(runs);
+    (first, share.min(runs - first))
+}
+
 /// The runs of the next panel step's slivers, shared out among the tiles of the current step
-/// (one tile per row group): each tile prefetches `share` of them while it computes, so that the
-/// next step finds its weight in cache instead of waiting on L3.
+/// (one tile per row group): each tile prefetches its share ([`run_share`]) while it computes, so
+/// that the next step finds its weight in cache instead of waiting on L3.
 struct NextRuns {
     /// The next step's first sliver (`None`: no next step, or a quantised weight).
     start: Option<*const f32>,
@@ -787,8 +810,8 @@ struct NextRuns {
     pair: bool,
     /// Runs in a sliver.
     kc: usize,
-    /// Runs per tile.
-    share: usize,
+    /// Tiles (row groups) sharing them.
+    groups: usize,
 }
 
 impl NextRuns {
@@ -798,14 +821,14 @@ impl NextRuns {
         let Some(start) = self.start else {
             return (std::ptr::null(), std::ptr::null(), 0);
         };
-        let first = (g * self.share).min(self.kc);
+        let (first, count) = run_share(self.kc, self.groups, g);
         let ahead = start.wrapping_add(first * w.ldb);
         let ahead1 = if self.pair {
             ahead.wrapping_add(w.panel_stride)
         } else {
             std::ptr::null()
         };
-        (ahead, ahead1, self.share.min(self.kc - first))
+        (ahead, ahead1, count)
     }
 }
 

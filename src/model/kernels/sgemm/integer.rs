@@ -22,7 +22,7 @@
 use rayon::prelude::*;
 
 use super::micro::Init;
-use super::{check_weight_shape, column_chunk, Output, MR, NR};
+use super::{check_weight_shape, column_chunk, next_step, run_share, Output, MR, NR};
 
 /// Depths summed in integers before the sum is scaled to f32 and added to the output.
 pub(super) const KC: usize = 256;
@@ -243,23 +243,15 @@ fn quantize_rows(
     }
 }
 
-/// The sliver that the panel step after panel `p` of depth block `pc` reads: the chunk's next
-/// panel, else the chunk's first at the next depth block, else the next chunk's first.
+/// The sliver that the panel step after panel `p` of depth block `pc` reads (see
+/// [`next_step`]).
 fn next_sliver(
     w: &IntPanels,
     chunk: &std::ops::Range<usize>,
     p: usize,
     pc: usize,
 ) -> Option<NextSliver> {
-    let (p, pc) = if p + 1 < chunk.end {
-        (p + 1, pc)
-    } else if pc + KC < w.depth {
-        (chunk.start, pc + KC)
-    } else if chunk.end < w.n.div_ceil(NR) {
-        (chunk.end, 0)
-    } else {
-        return None;
-    };
+    let (p, pc) = next_step(chunk, p + 1, pc, KC, w.depth, w.n.div_ceil(NR))?;
     Some(NextSliver {
         start: w.sliver(p, pc).as_ptr(),
         runs: KC.min(w.depth - pc) / 2,
@@ -274,13 +266,12 @@ struct NextSliver {
 }
 
 impl NextSliver {
-    /// Row group `g`'s share of the runs, of `groups`.
+    /// Row group `g`'s share of the runs, of `groups` ([`run_share`]).
     fn share(self, g: usize, groups: usize) -> Ahead {
-        let share = self.runs.div_ceil(groups);
-        let first = (g * share).min(self.runs);
+        let (first, count) = run_share(self.runs, groups, g);
         Ahead {
             runs: self.start.wrapping_add(first * 2 * NR),
-            count: share.min(self.runs - first),
+            count,
         }
     }
 }
