@@ -88,7 +88,7 @@ def versions():
 
 def parse_log(path, runs_per_repeat):
     """(group, engine) -> [(data, seconds, rss)] from the progress lines of a run, complete repeats only."""
-    pattern = re.compile(r"^repeat (\d+) (.+) (\w+): ([\d.]+)s (\d+) MB ?(.*)$")
+    pattern = re.compile(r"^repeat (\d+) (.+) ([\w-]+): ([\d.]+)s (\d+) MB ?(.*)$")
     by_repeat = {}
     for line in open(path, encoding="utf-8"):
         m = pattern.match(line.strip())
@@ -201,9 +201,10 @@ def main():
     def per_repeat(group, engine, key, field):
         return [d[key][field] for d, _, _ in results.get((group, engine), [])]
 
-    def ratio(group, e1, e2, key, field, invert=False):
+    def ratio(group, e1, e2, key, field, invert=False, group2=None):
+        """Median over repeats of e1 / e2 (e2 from `group2` when given; inverted when `invert`)."""
         xs = per_repeat(group, e1, key, field)
-        ys = per_repeat(group, e2, key, field)
+        ys = per_repeat(group2 or group, e2, key, field)
         rs = [(y / x if invert else x / y) for x, y in zip(xs, ys)]
         return med(rs)
 
@@ -228,15 +229,11 @@ def main():
                       f"`--quantize {nq.removeprefix('naba-')}`, `ort-int8` ONNX Runtime on the `quantize_dynamic` model)", "",
                       f"| shape | {nq} | ort-int8 | {nq} / naba f32 | {nq} / ORT f32 | {nq} / PyTorch f32 | {nq} / ort-int8 |",
                       "|---|---|---|---|---|---|---|"]
-
-            def cross(e1, g1, e2, g2, k):
-                xs, ys = per_repeat(g1, e1, k, "tokens_per_s"), per_repeat(g2, e2, k, "tokens_per_s")
-                return med([x / y for x, y in zip(xs, ys)])
             for s in SHAPES:
                 k = f"infer {s}"
                 lines.append(f"| b{s.replace('x', ' x s')} | {med(per_repeat(q, nq, k, 'tokens_per_s')):.0f} | "
                              f"{med(per_repeat(q, 'ort-int8', k, 'tokens_per_s')):.0f} | "
-                             + " | ".join(f"{cross(nq, q, e, g2, k):.2f}x" for e, g2 in
+                             + " | ".join(f"{ratio(q, nq, e, k, 'tokens_per_s', group2=g2):.2f}x" for e, g2 in
                                           [("naba", g), ("onnxruntime", g), ("pytorch", g), ("ort-int8", q)]) + " |")
             rq = {e: med([x[2] for x in results[(q, e)]]) for e in [nq, "ort-int8"]}
             lines += ["", f"Peak RSS: {nq} {rq[nq]:.0f} MB, ort-int8 {rq['ort-int8']:.0f} MB.", ""]

@@ -21,14 +21,20 @@ SHAPES = [(1024, 384, 384), (1024, 1152, 384), (1024, 1536, 384), (1024, 384, 15
           (1024, 768, 3072)]
 
 
-def quantize_dynamic_model(model):
-    """`model` after `onnxruntime.quantization.quantize_dynamic` (per-channel int8 weights)."""
-    import tempfile
+def quantize_int8(src, dst):
+    """The ONNX model file `src` through `onnxruntime.quantization.quantize_dynamic` (int8
+    weights per channel, uint8 activations quantised per call) into `dst`."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True)
+
+
+def quantize_dynamic_model(model):
+    """`model` after `quantize_int8`."""
+    import tempfile
     with tempfile.TemporaryDirectory() as d:
         src, dst = os.path.join(d, "f32.onnx"), os.path.join(d, "int8.onnx")
         onnx.save(model, src)
-        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True)
+        quantize_int8(src, dst)
         return onnx.load(dst)
 
 

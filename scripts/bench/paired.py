@@ -48,8 +48,8 @@ def int8_model(onnx_path):
     """The ONNX model after `quantize_dynamic` (made once, next to it)."""
     out = onnx_path.removesuffix(".onnx") + ".int8.onnx"
     if not os.path.exists(out):
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        quantize_dynamic(onnx_path, out + ".tmp", weight_type=QuantType.QInt8, per_channel=True)
+        from ort_matmul import quantize_int8
+        quantize_int8(onnx_path, out + ".tmp")
         os.replace(out + ".tmp", out)
     return out
 
