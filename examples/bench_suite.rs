@@ -4,10 +4,10 @@
 //! also gives the fastest run, `best_seconds`).
 //!
 //! ```text
-//! bench_suite infer MODEL 8x128 1x512 32x64 [--iters N] [--quantize q8|q4|i16]
+//! bench_suite infer MODEL 8x128 1x512 32x64 [--iters N] [--quantize q8|q4|i16|i8]
 //! bench_suite train MODEL 16x128 [--iters N]
 //! bench_suite tokenize MODEL FILE.jsonl[.gz]
-//! bench_suite serve MODEL [--quantize q8|q4|i16]   (single passes on request, see paired.py)
+//! bench_suite serve MODEL [--quantize q8|q4|i16|i8]   (single passes on request, see paired.py)
 //! ```
 
 use std::time::Instant;
@@ -214,7 +214,7 @@ fn main() -> anyhow::Result<()> {
             "--quantize" => {
                 quantize = it
                     .next()
-                    .context("--quantize q8|q4|i16")?
+                    .context("--quantize q8|q4|i16|i8")?
                     .parse()
                     .map_err(anyhow::Error::msg)?
             }

@@ -20,8 +20,8 @@ pub unsafe extern "C" fn naba_pack(w: *const f32, n: usize, k: usize) -> *mut We
     naba_pack_format(w, n, k, 0)
 }
 
-/// [`naba_pack`] with the weight kept as f32 (`format` 0) or as 16-bit integers for integer
-/// products (`format` 1, `--quantize i16`).
+/// [`naba_pack`] with the weight kept as f32 (`format` 0), as 16-bit integers for integer
+/// products (`format` 1, `--quantize i16`) or as 7-bit ones (`format` 2, `--quantize i8`).
 ///
 /// # Safety
 /// `w` must point to `n * k` floats.
@@ -35,7 +35,8 @@ pub unsafe extern "C" fn naba_pack_format(
     let w = std::slice::from_raw_parts(w, n * k);
     let format = match format {
         0 => WeightFormat::F32,
-        _ => WeightFormat::Int16,
+        1 => WeightFormat::Int16,
+        _ => WeightFormat::Int8,
     };
     Box::into_raw(Box::new(Weight {
         packed: PackedWeight::with_format(w, n, k, format),

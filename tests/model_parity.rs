@@ -25,18 +25,21 @@ fn check(
     let mask = exp["attention_mask"].to_dtype(DType::U32).unwrap();
     let mut encoder =
         BertModel::load(vb.pp(folder.family().prefix()), &folder.config, false).unwrap();
-    // integer products (`--quantize i16`) stay within a small fraction of the hidden states
-    let mut integer =
-        BertModel::load(vb.pp(folder.family().prefix()), &folder.config, false).unwrap();
-    integer.prepare_for_inference(Quantization::I16).unwrap();
-    let hidden = integer.forward(&ids, &mask, &Mode::Eval).unwrap();
-    let want = &exp["last_hidden_state"];
-    let (d, scale) = (common::max_abs_diff(&hidden, want), common::max_abs(want));
-    eprintln!("i16: hidden states differ by {d} (largest {scale})");
-    assert!(
-        d > 0.0 && d <= 5e-3 * scale,
-        "i16: hidden states differ by {d} (largest {scale})"
-    );
+    // integer products (`--quantize i16`, `i8`) stay within a small fraction of the hidden
+    // states
+    for (quantization, tolerance) in [(Quantization::I16, 5e-3), (Quantization::I8, 5e-2)] {
+        let mut integer =
+            BertModel::load(vb.pp(folder.family().prefix()), &folder.config, false).unwrap();
+        integer.prepare_for_inference(quantization).unwrap();
+        let hidden = integer.forward(&ids, &mask, &Mode::Eval).unwrap();
+        let want = &exp["last_hidden_state"];
+        let (d, scale) = (common::max_abs_diff(&hidden, want), common::max_abs(want));
+        eprintln!("{quantization:?}: hidden states differ by {d} (largest {scale})");
+        assert!(
+            d > 0.0 && d <= tolerance * scale,
+            "{quantization:?}: hidden states differ by {d} (largest {scale})"
+        );
+    }
     let head = TokenClassifier::load(vb, &folder.config, 5).unwrap();
     // as loaded (trainable layout), then prepared for inference (packed q, k, v)
     for prepared in [false, true] {

@@ -11,14 +11,15 @@ within every repeat, so a slow spell of the machine hits them alike):
   package, same tokenizer.json);
 - end-to-end prediction on SANAD test articles (process start to last result) with a fine-tuned
   topic model: `naba predict` vs a transformers `pipeline`, and cold start (1 document);
-- with --quantize Q: encoder inference of naba with `--quantize Q` and of ONNX Runtime on the
-  `quantize_dynamic` model (int8), in the same repeats, set against the f32 figures.
+- with --quantize Q (several comma-separated): encoder inference of naba with `--quantize Q`
+  and of ONNX Runtime on the `quantize_dynamic` model (int8), in the same repeats, set against
+  the f32 figures.
 Every process's peak RSS is recorded. Each figure is the median over repeats; ratios are
 computed within each repeat, then their median taken. Writes bench/RESULTS.md.
 
 Usage: .venv/bin/python scripts/bench/harness.py [--repeats 5] [--iters 3] [--topic-model DIR]
        [--models e5,bert-base] [--train-models e5] [--predict-docs 200] [--tokenize-docs 10000]
-       [--quantize i16]
+       [--quantize i16,i8]
 Needs: cargo build --release --example bench_suite && cargo build --release;
        .venv with torch, transformers, onnxruntime, onnx (scripts/bench/make_models.py runs first).
 """
@@ -127,13 +128,14 @@ def main():
     ap.add_argument("--topic-model", help="fine-tuned topic folder for the end-to-end case")
     ap.add_argument("--predict-docs", type=int, default=200)
     ap.add_argument("--tokenize-docs", type=int, default=10000)
-    ap.add_argument("--quantize", help="also run naba with --quantize Q (e.g. i16) and ONNX Runtime's "
-                    "dynamically quantised model (see paired.py)")
+    ap.add_argument("--quantize", default="", help="also run naba with --quantize Q (e.g. i16; several "
+                    "comma-separated) and ONNX Runtime's dynamically quantised model (see paired.py)")
     ap.add_argument("--train-models", help="models for the training-step case (default: all of --models; '' = none)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--from-log", help="rebuild the table from the progress lines of an earlier (or interrupted) "
                     "run, keeping its complete repeats; give the same case options")
     a = ap.parse_args()
+    quantize = [q for q in a.quantize.split(",") if q]
     subprocess.run([PY, os.path.join(HERE, "make_models.py"), E5], check=True, env=ENV, capture_output=True)
     models = {"e5": (E5, os.path.join(ROOT, "bench", ".models", "e5-onnx", "model.onnx"), 250002),
               "bert-base": (os.path.join(ROOT, "bench", ".models", "bert-base-64k"),
@@ -159,10 +161,10 @@ def main():
             "naba": [SUITE, "infer", mdir, *SHAPES, *it],
             "pytorch": [PY, os.path.join(HERE, "torch_suite.py"), "infer", mdir, *SHAPES, *it],
             "onnxruntime": [PY, os.path.join(HERE, "ort_suite.py"), "infer", onnx, str(vocab), *SHAPES, *it]}))
-        if a.quantize:
+        if quantize:
             from paired import int8_model
             groups.append((f"{name} infer quantized", {
-                f"naba-{a.quantize}": [SUITE, "infer", mdir, *SHAPES, *it, "--quantize", a.quantize],
+                **{f"naba-{q}": [SUITE, "infer", mdir, *SHAPES, *it, "--quantize", q] for q in quantize},
                 "ort-int8": [PY, os.path.join(HERE, "ort_suite.py"), "infer", int8_model(onnx), str(vocab),
                              *SHAPES, *it]}))
         if name in (a.models if a.train_models is None else a.train_models).split(","):
@@ -223,8 +225,7 @@ def main():
         lines += ["", f"Peak RSS of the inference processes: naba {rss['naba']:.0f} MB, PyTorch {rss['pytorch']:.0f} MB, "
                   f"ONNX Runtime {rss['onnxruntime']:.0f} MB.", ""]
         q = f"{name} infer quantized"
-        nq = f"naba-{a.quantize}"
-        if a.quantize and (q, nq) in results:
+        for nq in [f"naba-{x}" for x in quantize if (q, f"naba-{x}") in results]:
             lines += [f"## Quantised encoder inference, {name} (tokens/s; `{nq}` is naba with "
                       f"`--quantize {nq.removeprefix('naba-')}`, `ort-int8` ONNX Runtime on the `quantize_dynamic` model)", "",
                       f"| shape | {nq} | ort-int8 | {nq} / naba f32 | {nq} / ORT f32 | {nq} / PyTorch f32 | {nq} / ort-int8 |",

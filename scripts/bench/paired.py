@@ -17,14 +17,15 @@ by up to 10% from run to run), and fresh processes average that out.
 
 With --baseline, a second naba build (another bench_suite binary, e.g. from a worktree of an
 earlier commit) joins the rotation, and the table gains naba / baseline: how a change moved
-naba's speed, measured the same way. With --quantize Q (q8, q4, i16), naba with `--quantize Q`
-joins as `naba-Q`, compared with every other engine, and so does ONNX Runtime on the model
+naba's speed, measured the same way. With --quantize Q (q8, q4, i16, i8; several comma-separated),
+naba with `--quantize Q` joins as `naba-Q`, compared with every other engine, and so does ONNX
+Runtime on the model
 dynamically quantised by `onnxruntime.quantization.quantize_dynamic` (int8 weights per channel,
 uint8 activations quantised per call: what ONNX Runtime recommends for transformers on CPU), as
 `ort-int8` (the quantised model is written next to the f32 one once).
 
 Usage: .venv/bin/python scripts/bench/paired.py [--rounds 10] [--sessions 3] [--models e5,bert-base]
-       [--shapes 8x128,1x512,32x64] [--baseline BENCH_SUITE] [--quantize i16] [--out bench/PAIRED.md]
+       [--shapes 8x128,1x512,32x64] [--baseline BENCH_SUITE] [--quantize i16,i8] [--out bench/PAIRED.md]
 Needs what harness.py needs (run it once first: it exports the ONNX models).
 """
 import argparse
@@ -78,7 +79,7 @@ def quartiles(xs):
     return q[0], statistics.median(xs), q[2]
 
 
-def run_model(name, rounds, sessions, shapes, baseline, quantize=None):
+def run_model(name, rounds, sessions, shapes, baseline, quantize=()):
     mdir, onnx, vocab = MODELS[name]
     commands = {
         "naba": [SUITE, "serve", mdir],
@@ -87,8 +88,9 @@ def run_model(name, rounds, sessions, shapes, baseline, quantize=None):
     }
     if baseline:
         commands["baseline"] = [baseline, "serve", mdir]
+    for q in quantize:
+        commands[f"naba-{q}"] = [SUITE, "serve", mdir, "--quantize", q]
     if quantize:
-        commands[f"naba-{quantize}"] = [SUITE, "serve", mdir, "--quantize", quantize]
         commands["ort-int8"] = [PY, os.path.join(HERE, "ort_suite.py"), "serve", int8_model(onnx), str(vocab)]
     names = list(commands)
     secs = {(e, s): [] for e in names for s in shapes}
@@ -110,7 +112,7 @@ def run_model(name, rounds, sessions, shapes, baseline, quantize=None):
         for e in names:
             rss[e] = max(rss[e], engines[e].ask("rss"))
             engines[e].close()
-    subjects = ["naba"] + ([f"naba-{quantize}"] if quantize else [])
+    subjects = ["naba"] + [f"naba-{q}" for q in quantize]
     pairs = [(s, o) for i, s in enumerate(subjects) for o in names if o != s and o not in subjects[:i]]
     label = {**OTHERS, **{s: s for s in subjects}}
     lines = [f"## {name}", "",
@@ -136,7 +138,8 @@ def main():
     ap.add_argument("--models", default="e5,bert-base")
     ap.add_argument("--shapes", default="8x128,1x512,32x64")
     ap.add_argument("--baseline", help="another naba bench_suite binary to pair with this one")
-    ap.add_argument("--quantize", help="also run naba with --quantize Q (q8, q4, i16)")
+    ap.add_argument("--quantize", default="",
+                    help="also run naba with --quantize Q (q8, q4, i16, i8; several comma-separated)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "PAIRED.md"))
     a = ap.parse_args()
     shapes = a.shapes.split(",")
@@ -148,7 +151,7 @@ def main():
              "engine and shape each, the engines' order rotating. Ratios are per round (passes seconds apart), "
              "then their median and quartiles over all rounds.", ""]
     for name in a.models.split(","):
-        lines += run_model(name, a.rounds, a.sessions, shapes, a.baseline, a.quantize)
+        lines += run_model(name, a.rounds, a.sessions, shapes, a.baseline, [q for q in a.quantize.split(",") if q])
     write_report(a.out, lines)
 
 

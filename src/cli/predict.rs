@@ -47,8 +47,9 @@ pub struct PredictArgs {
     #[arg(long, default_value_t = 64)]
     chunk: usize,
     /// Weight precision of the encoder's projections at inference: none (f32), q8, q4
-    /// (8/4-bit blocks, less memory; q4 suits unmodified base encoders, not fine-tuned ones), or
-    /// i16 (16-bit integer products, faster on AVX2 CPUs); see README
+    /// (8/4-bit blocks, less memory; q4 suits unmodified base encoders, not fine-tuned ones),
+    /// i16 (16-bit integer products, faster on AVX2 CPUs) or i8 (8-bit integer products,
+    /// faster still, coarser); see README
     #[arg(long, default_value = "none")]
     quantize: naba::model::quantize::Quantization,
 }

@@ -11,8 +11,9 @@
 //! ([`PackedWeight::new_quantized`], [`super::block_quant`]) has the same layout with per-block
 //! scales; each panel sliver is dequantised into a buffer in cache before the micro-kernel reads
 //! it.
-//! A weight of 16-bit integers ([`WeightFormat::Int16`]) takes integer kernels instead
-//! ([`integer`]): the activations are quantised as each product starts and multiplied exactly.
+//! A weight of 16- or 8-bit integers ([`WeightFormat::Int16`], [`WeightFormat::Int8`]) takes
+//! integer kernels instead ([`integer`]): the activations are quantised as each product starts
+//! and multiplied exactly.
 //!
 //! A task sweeps the weight from L3 once per block of rows. While the tiles of one panel sliver
 //! are computed, each tile also prefetches its share of the next sliver's runs, so the sweep
@@ -27,7 +28,7 @@ use rayon::prelude::*;
 mod integer;
 mod micro;
 
-pub use integer::IntPanels;
+pub use integer::{Int16, Int8, IntPanels, Scheme};
 
 use super::block_quant::{Bits, QuantizedPanels};
 use super::{MatView, SharedMut};
@@ -82,6 +83,10 @@ pub enum WeightFormat {
     /// 16-bit integers with a scale per output column, multiplied by the activations quantised
     /// per row as each product starts, in exact integer sums ([`integer`]): faster products.
     Int16,
+    /// 7-bit integers (signed bytes of at most 63) with a scale per output column, multiplied
+    /// by the activations quantised per row to bytes with a zero point, in exact integer sums
+    /// ([`integer`]): the fastest products, the coarsest.
+    Int8,
 }
 
 /// The values of a [`PackedWeight`], panel after panel.
@@ -92,7 +97,9 @@ enum Values {
     /// 8- or 4-bit blocks with their scales, in the same layout.
     Quantized(Box<QuantizedPanels>),
     /// 16-bit integers, depths in pairs (see [`integer`]).
-    Int16(Box<IntPanels>),
+    Int16(Box<IntPanels<Int16>>),
+    /// 7-bit integers in bytes, depths by four (see [`integer`]).
+    Int8(Box<IntPanels<Int8>>),
 }
 
 impl Default for Values {
@@ -128,7 +135,7 @@ impl PackedWeight {
         self.k = k;
         let mut data = match std::mem::take(&mut self.values) {
             Values::F32(data) => data,
-            Values::Quantized(_) | Values::Int16(_) => Vec::new(),
+            Values::Quantized(_) | Values::Int16(_) | Values::Int8(_) => Vec::new(),
         };
         data.clear();
         data.resize(n.div_ceil(NR) * k * NR, 0.0);
@@ -174,6 +181,11 @@ impl PackedWeight {
                 n,
                 k,
             },
+            WeightFormat::Int8 => Self {
+                values: Values::Int8(Box::new(IntPanels::new(w, n, k))),
+                n,
+                k,
+            },
         }
     }
 
@@ -183,6 +195,7 @@ impl PackedWeight {
             Values::F32(data) => 4 * data.len(),
             Values::Quantized(q) => q.bytes(),
             Values::Int16(q) => q.bytes(),
+            Values::Int8(q) => q.bytes(),
         }
     }
 
@@ -202,7 +215,9 @@ impl PackedWeight {
         let data = match &self.values {
             Values::F32(data) => PanelData::F32(data),
             Values::Quantized(q) => PanelData::Quantized(q),
-            Values::Int16(_) => panic!("gemm: integer weights have no f32 panels"),
+            Values::Int16(_) | Values::Int8(_) => {
+                panic!("gemm: integer weights have no f32 panels")
+            }
         };
         Panels {
             data,
@@ -468,6 +483,7 @@ unsafe fn rows_product(
 ) {
     match &w.values {
         Values::Int16(q) => integer::gemm_rows(a, w.k, m, q, &mut scratch.int, c, ldc, output),
+        Values::Int8(q) => integer::gemm_rows(a, w.k, m, q, &mut scratch.int, c, ldc, output),
         _ => gemm_rows(a, w.k, m, &w.panels(), scratch, c, ldc, output),
     }
 }

@@ -1,0 +1,246 @@
+//! The 8-bit scheme: activations as unsigned bytes with a scale and a zero point per row
+//! (asymmetric: 256 steps from the row's minimum to its maximum, both widened to take in 0),
+//! weights as signed bytes of at most [`WEIGHT_LIMIT`] = 63 in magnitude, symmetric, one scale per
+//! column; depths by four. AVX2's `vpmaddubsw` multiplies a row's four bytes with four weights
+//! of each of eight columns and adds them in pairs into 16-bit lanes, which never saturate since
+//! `2 x 255 x 63` < 32,768; `vpmaddwd` by ones adds the pairs into 32-bit sums. AVX-512 VNNI's
+//! `vpdpbusd` does all of it in one instruction.
+//!
+//! Sums are of `u (w)` where `u = q + zero`, so each column's sum carries `zero x (the column's
+//! weight sum)`, which the epilogue subtracts in f32, exactly: both terms are integers below 2^24
+//! (checked at compile time).
+
+use super::{range, round_small, Ahead, Kernel, QuantizedRows, Scheme, Scratch, TileOut};
+use super::{MR, NR};
+
+/// Largest magnitude of a quantised weight: 7 bits, so that two products with an unsigned byte
+/// fit in an `i16`.
+pub const WEIGHT_LIMIT: i16 = 63;
+
+/// Activations as bytes with zero points, weights as 7-bit integers (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub struct Int8;
+
+impl Scheme for Int8 {
+    type Weight = i8;
+    type Act = u8;
+    const DEPTHS: usize = 4;
+    const KC: usize = 512;
+    const WEIGHT_LIMIT: i16 = WEIGHT_LIMIT;
+    const ZERO_POINTS: bool = true;
+
+    fn weight(q: i16) -> i8 {
+        q as i8
+    }
+
+    fn quantize_row(x: &[f32], out: &mut [u8]) -> (f32, f32) {
+        quantize_asymmetric(x, out)
+    }
+
+    fn rows(scratch: &mut Scratch) -> &mut QuantizedRows<u8> {
+        &mut scratch.rows8
+    }
+
+    unsafe fn run(kernel: Kernel, a: &[u8], b: &[i8], quads: usize, out: TileOut, ahead: Ahead) {
+        match kernel {
+            Kernel::Portable => portable(a, b, quads, out),
+            // SAFETY (these three): the caller runs only kernels the CPU runs, on slices
+            // run_tile checked.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => avx2(a.as_ptr(), b.as_ptr(), quads, out, ahead),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => avx512(a.as_ptr(), b.as_ptr(), quads, out, ahead),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Vnni => avx512_vnni(a.as_ptr(), b.as_ptr(), quads, out, ahead),
+        }
+    }
+}
+
+/// Quantises `x` into `out` (same length) as bytes `u` with `x ≈ scale (u - zero)`: `scale`
+/// spreads 255 steps over `[min(x, 0), max(x, 0)]` and `zero` (an integer in 0..=255) is where 0
+/// falls, so that 0 is exact; rounds to the nearest. Returns `(scale, zero)`: `(0, 0)` for all
+/// zeros, a NaN scale when `x` holds an infinity or a NaN (so that the product is not finite either).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+fn quantize_asymmetric(x: &[f32], out: &mut [u8]) -> (f32, f32) {
+    let Some((lo, hi)) = range(x) else {
+        out.fill(0);
+        return (f32::NAN, 0.0);
+    };
+    if hi == lo {
+        out.fill(0);
+        return (0.0, 0.0);
+    }
+    let scale = (hi - lo) / 255.0;
+    let zero = (-lo / scale).round_ties_even().clamp(0.0, 255.0);
+    let inv = 1.0 / scale;
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = round_small((v * inv + zero).clamp(0.0, 255.0)) as u8;
+    }
+    (scale, zero)
+}
+
+/// Column `c`'s lane in a weight run: half `c / 8`, its four depths side by side.
+fn lane(c: usize) -> usize {
+    (c / 8) * 32 + (c % 8) * 4
+}
+
+/// The kernel on plain integers.
+///
+/// # Safety
+/// As for [`super::run_tile`].
+unsafe fn portable(a: &[u8], b: &[i8], quads: usize, out: TileOut) {
+    let mut sums = [[0i32; NR]; MR];
+    for t in 0..quads {
+        let run = &b[t * 4 * NR..][..4 * NR];
+        for (r, sums) in sums.iter_mut().enumerate() {
+            let values = &a[(t * MR + r) * 4..][..4];
+            for (c, sum) in sums.iter_mut().enumerate() {
+                let weights = &run[lane(c)..][..4];
+                *sum += values
+                    .iter()
+                    .zip(weights)
+                    .map(|(&u, &w)| i32::from(u) * i32::from(w))
+                    .sum::<i32>();
+            }
+        }
+    }
+    super::store_sums(&sums, &out);
+}
+
+/// The kernel on AVX2: per four depths, two loads of the weight run, a 32-bit broadcast of each
+/// row's four bytes and twelve `vpmaddubsw` + `vpmaddwd` (by ones) + `vpaddd`; then each sum
+/// less its zero-point term, scaled and added to its starting value in registers.
+///
+/// # Safety
+/// The CPU must run AVX2 and FMA; `a` must cover `quads` runs of `4 MR` values, `b` `quads`
+/// runs of `4 NR` values, and `out` as for [`super::run_tile`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2(a: *const u8, b: *const i8, quads: usize, out: TileOut, ahead: Ahead) {
+    use super::super::micro::{store_started, Avx2Lanes};
+    use std::arch::x86_64::*;
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [[_mm256_setzero_si256(); 2]; MR];
+    let step = |acc: &mut [[__m256i; 2]; MR], t: usize| {
+        let b0 = _mm256_loadu_si256(b.add(t * 4 * NR).cast());
+        let b1 = _mm256_loadu_si256(b.add(t * 4 * NR + 32).cast());
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let quad = a.add((t * MR + r) * 4);
+            let quad = _mm256_set1_epi32(quad.cast::<i32>().read_unaligned());
+            let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(quad, b0), ones);
+            let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(quad, b1), ones);
+            acc[0] = _mm256_add_epi32(acc[0], p0);
+            acc[1] = _mm256_add_epi32(acc[1], p1);
+        }
+    };
+    let prefetching = quads.min(ahead.count);
+    for t in 0..prefetching {
+        _mm_prefetch::<_MM_HINT_T0>(ahead.run(t));
+        step(&mut acc, t);
+    }
+    for t in prefetching..quads {
+        step(&mut acc, t);
+    }
+    for (i, acc) in acc.iter().enumerate() {
+        let row_scale = _mm256_set1_ps(out.row_scales[i]);
+        let zero = _mm256_set1_ps(out.row_zeros[i]);
+        for (half, &sums) in acc.iter().enumerate() {
+            let j = half * 8;
+            let column_sums = _mm256_loadu_ps(out.column_sums.as_ptr().add(j));
+            let sums = _mm256_fnmadd_ps(zero, column_sums, _mm256_cvtepi32_ps(sums));
+            let scale = _mm256_mul_ps(row_scale, _mm256_loadu_ps(out.col_scales.as_ptr().add(j)));
+            let v = _mm256_mul_ps(sums, scale);
+            store_started(out.init, out.c, out.ldc, i, j, Avx2Lanes(v));
+        }
+    }
+}
+
+/// The kernel on AVX-512BW: see [`wide`].
+///
+/// # Safety
+/// As for [`avx2`], on a CPU with AVX-512F and BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+unsafe fn avx512(a: *const u8, b: *const i8, quads: usize, out: TileOut, ahead: Ahead) {
+    wide::<false>(a, b, quads, out, ahead)
+}
+
+/// The kernel on AVX-512 VNNI: see [`wide`].
+///
+/// # Safety
+/// As for [`avx2`], on a CPU with AVX-512F, BW and VNNI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
+unsafe fn avx512_vnni(a: *const u8, b: *const i8, quads: usize, out: TileOut, ahead: Ahead) {
+    wide::<true>(a, b, quads, out, ahead)
+}
+
+/// The AVX-512 kernels: a weight run (`NR` columns x four depths, 64 bytes) fills one
+/// register, so each row of the tile is one accumulator; each row keeps two, for even and odd
+/// depth groups, so that twelve independent sums are in flight. Per four depths: one load, six
+/// broadcasts and six `vpdpbusd` (`VNNI`) or `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
+///
+/// # Safety
+/// As for [`avx512`] or [`avx512_vnni`]; inlined into them, which enable the instructions.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn wide<const VNNI: bool>(
+    a: *const u8,
+    b: *const i8,
+    quads: usize,
+    out: TileOut,
+    ahead: Ahead,
+) {
+    use super::super::micro::{store_started, Avx512Lanes};
+    use std::arch::x86_64::*;
+    let ones = _mm512_set1_epi16(1);
+    let mut acc = [[_mm512_setzero_si512(); MR]; 2];
+    let step = |acc: &mut [__m512i; MR], t: usize| {
+        let w = _mm512_loadu_si512(b.add(t * 4 * NR).cast());
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let quad = a.add((t * MR + r) * 4);
+            let quad = _mm512_set1_epi32(quad.cast::<i32>().read_unaligned());
+            *acc = if VNNI {
+                _mm512_dpbusd_epi32(*acc, quad, w)
+            } else {
+                _mm512_add_epi32(*acc, _mm512_madd_epi16(_mm512_maddubs_epi16(quad, w), ones))
+            };
+        }
+    };
+    let [even, odd] = &mut acc;
+    let prefetching = quads.min(ahead.count) / 2 * 2;
+    let mut t = 0;
+    while t < prefetching {
+        _mm_prefetch::<_MM_HINT_T0>(ahead.run(t));
+        _mm_prefetch::<_MM_HINT_T0>(ahead.run(t + 1));
+        step(even, t);
+        step(odd, t + 1);
+        t += 2;
+    }
+    while t + 2 <= quads {
+        step(even, t);
+        step(odd, t + 1);
+        t += 2;
+    }
+    if t < quads {
+        step(even, t);
+    }
+    let col_scales = _mm512_loadu_ps(out.col_scales.as_ptr());
+    let column_sums = _mm512_loadu_ps(out.column_sums.as_ptr());
+    for (i, (&even, &odd)) in even.iter().zip(odd.iter()).enumerate() {
+        let scale = _mm512_mul_ps(_mm512_set1_ps(out.row_scales[i]), col_scales);
+        let sums = _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd));
+        let sums = _mm512_fnmadd_ps(_mm512_set1_ps(out.row_zeros[i]), column_sums, sums);
+        let v = _mm512_mul_ps(sums, scale);
+        store_started(out.init, out.c, out.ldc, i, 0, Avx512Lanes(v));
+    }
+}
+
+// two products of a byte and a weight fit in vpmaddubsw's 16-bit lanes without saturating
+const _: () = assert!(2 * 255 * WEIGHT_LIMIT as i32 <= i16::MAX as i32);
+// a depth block's sums, and zero x column sum, are integers that f32 holds exactly
+const _: () = assert!(Int8::KC as i64 * 255 * WEIGHT_LIMIT as i64 <= 1 << 24);
+const _: () = assert!(Int8::KC.is_multiple_of(Int8::DEPTHS));
