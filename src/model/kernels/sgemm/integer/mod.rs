@@ -12,7 +12,7 @@
 //!   256 steps between the row's minimum and maximum, as ONNX Runtime's dynamic quantisation
 //!   but per row instead of per tensor), weights as 7-bit signed values (at most 63 in
 //!   magnitude) so that `vpmaddubsw`'s sums of two products never saturate its 16-bit lanes.
-//!   Four depths meet one 32-bit broadcast: thirty-two multiply-adds per instruction pair.
+//!   Four depths meet one 32-bit broadcast: thirty-two multiply-adds per AVX2 `vpmaddubsw`.
 //!
 //! No scheme saturates anywhere, and integer sums do not depend on the order they are added in,
 //! so every kernel of a scheme (portable, AVX2, AVX-512BW, AVX-512 VNNI) computes the same sums,
@@ -23,7 +23,7 @@
 //! columns 0-7 then 8-15, each column's depths of the group side by side, so that one 32-bit
 //! broadcast of a row's values for the group meets eight columns in one AVX2 instruction, or all
 //! sixteen in one AVX-512 instruction. A row group's activations are interleaved the same way
-//! (see [`gemm_rows`]).
+//! (see [`quantize_rows`]).
 
 use rayon::prelude::*;
 
@@ -36,12 +36,19 @@ mod int8;
 pub use int16::Int16;
 pub use int8::Int8;
 
+mod sealed {
+    /// Implemented by this module's schemes only.
+    pub trait Sealed {}
+    impl Sealed for super::Int16 {}
+    impl Sealed for super::Int8 {}
+}
+
 /// Bytes of one weight run: a group of depths for the [`NR`] columns of a panel.
 const RUN_BYTES: usize = 64;
 
 /// An integer quantisation scheme: how weights and activations become integers, and the
-/// kernels that multiply them.
-pub trait Scheme: Sized + Send + Sync + 'static {
+/// kernels that multiply them. Sealed: the kernels rely on each scheme's bounds.
+pub trait Scheme: sealed::Sealed + Sized + Send + Sync + 'static {
     /// A quantised weight.
     type Weight: Copy + Default + Send + Sync + std::fmt::Debug;
     /// A quantised activation.
@@ -127,7 +134,7 @@ fn range(x: &[f32]) -> Option<(f32, f32)> {
             lo[lane] = if v < lo[lane] { v } else { lo[lane] };
             hi[lane] = if v > hi[lane] { v } else { hi[lane] };
             // 0 for finite values, NaN for infinities and NaNs, which sticks
-            poison[lane] += v - v;
+            poison[lane] += v * 0.0;
         }
     }
     let lo = rest
@@ -138,7 +145,7 @@ fn range(x: &[f32]) -> Option<(f32, f32)> {
         .iter()
         .chain(&hi)
         .fold(0f32, |m, &v| if v > m { v } else { m });
-    let poison = rest.iter().chain(&poison).fold(0f32, |p, &v| p + (v - v));
+    let poison = rest.iter().chain(&poison).fold(0f32, |p, &v| p + v * 0.0);
     (poison == 0.0).then_some((lo, hi))
 }
 
@@ -697,9 +704,10 @@ mod tests {
                 amax(col) / f32::from(int8::WEIGHT_LIMIT) / 2.0,
             )
         };
-        let formats: [(WeightFormat, &dyn Fn(&[f32], &[f32]) -> (f32, f32)); 2] = [
-            (WeightFormat::Int16, &int16_steps),
-            (WeightFormat::Int8, &int8_steps),
+        type Steps = fn(&[f32], &[f32]) -> (f32, f32);
+        let formats: [(WeightFormat, Steps); 2] = [
+            (WeightFormat::Int16, int16_steps),
+            (WeightFormat::Int8, int8_steps),
         ];
         // depths not a whole group, depths over one integer block, partial row groups and panels
         for (m, n, k) in [
