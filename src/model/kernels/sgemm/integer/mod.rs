@@ -370,7 +370,6 @@ fn quantize_rows<S: Scheme>(
     // every value of the first m rows is written below; the last group's padding rows are
     // zeroed (their sums are not stored, but stay within the bounds of the format)
     values.resize(padded * depth, S::Act::default());
-    values[m * depth..].fill(S::Act::default());
     values[(m / MR) * MR * depth..]
         .chunks_exact_mut(S::DEPTHS * MR)
         .for_each(|run| run[(m % MR) * S::DEPTHS..].fill(S::Act::default()));
