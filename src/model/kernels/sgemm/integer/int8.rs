@@ -25,7 +25,7 @@ impl Scheme for Int8 {
     type Weight = i8;
     type Act = u8;
     const DEPTHS: usize = 4;
-    const KC: usize = 512;
+    const KC: usize = 768;
     const WEIGHT_LIMIT: i16 = WEIGHT_LIMIT;
     const ZERO_POINTS: bool = true;
 
