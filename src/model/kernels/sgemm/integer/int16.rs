@@ -76,10 +76,8 @@ unsafe fn portable(a: &[i16], b: &[i16], pairs: usize, out: TileOut) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2(a: *const i16, b: *const i16, pairs: usize, out: TileOut, ahead: Ahead) {
-    use super::super::micro::{store_started, Avx2Lanes};
     use std::arch::x86_64::*;
-    let mut acc = [[_mm256_setzero_si256(); 2]; MR];
-    let step = |acc: &mut [[__m256i; 2]; MR], t: usize| {
+    let acc = super::x86::sweep_avx2(pairs, ahead, |acc, t| {
         let b0 = _mm256_loadu_si256(b.add(t * 2 * NR).cast());
         let b1 = _mm256_loadu_si256(b.add(t * 2 * NR + NR).cast());
         for (r, acc) in acc.iter_mut().enumerate() {
@@ -88,26 +86,8 @@ unsafe fn avx2(a: *const i16, b: *const i16, pairs: usize, out: TileOut, ahead: 
             acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(pair, b0));
             acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(pair, b1));
         }
-    };
-    // the prefetching steps first, then the rest without a test per step (one step per
-    // iteration: unrolled, the loop runs out of registers and spills accumulators)
-    let prefetching = pairs.min(ahead.count);
-    for t in 0..prefetching {
-        _mm_prefetch::<_MM_HINT_T0>(ahead.run(t));
-        step(&mut acc, t);
-    }
-    for t in prefetching..pairs {
-        step(&mut acc, t);
-    }
-    for (i, acc) in acc.iter().enumerate() {
-        let row_scale = _mm256_set1_ps(out.row_scales[i]);
-        for (half, &sums) in acc.iter().enumerate() {
-            let j = half * 8;
-            let scale = _mm256_mul_ps(row_scale, _mm256_loadu_ps(out.col_scales.as_ptr().add(j)));
-            let v = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), scale);
-            store_started(out.init, out.c, out.ldc, i, j, Avx2Lanes(v));
-        }
-    }
+    });
+    super::x86::store_avx2(&acc, &out);
 }
 
 /// The kernel on AVX-512BW: see [`wide`].
@@ -131,9 +111,9 @@ unsafe fn avx512_vnni(a: *const i16, b: *const i16, pairs: usize, out: TileOut, 
 }
 
 /// The AVX-512 kernels: a weight run (`NR` columns x one depth pair, 64 bytes) fills one
-/// register, so each row of the tile is one accumulator; each row keeps two, for even and odd
-/// depth pairs, so that twelve independent sums are in flight. Per pair of depths: one load,
-/// six broadcasts and six `vpdpwssd` (`VNNI`) or `vpmaddwd` + `vpaddd`.
+/// register, so each row of the tile is one accumulator (two, for even and odd depth pairs,
+/// see [`super::x86::sweep_wide`]). Per pair of depths: one load, six broadcasts and six
+/// `vpdpwssd` (`VNNI`) or `vpmaddwd` + `vpaddd`.
 ///
 /// # Safety
 /// As for [`avx512`] or [`avx512_vnni`]; inlined into them, which enable the instructions.
@@ -146,10 +126,8 @@ unsafe fn wide<const VNNI: bool>(
     out: TileOut,
     ahead: Ahead,
 ) {
-    use super::super::micro::{store_started, Avx512Lanes};
     use std::arch::x86_64::*;
-    let mut acc = [[_mm512_setzero_si512(); MR]; 2];
-    let step = |acc: &mut [__m512i; MR], t: usize| {
+    let acc = super::x86::sweep_wide(pairs, ahead, |acc, t| {
         let w = _mm512_loadu_si512(b.add(t * 2 * NR).cast());
         for (r, acc) in acc.iter_mut().enumerate() {
             let pair = a.add(t * 2 * MR + 2 * r);
@@ -160,32 +138,8 @@ unsafe fn wide<const VNNI: bool>(
                 _mm512_add_epi32(*acc, _mm512_madd_epi16(pair, w))
             };
         }
-    };
-    let [even, odd] = &mut acc;
-    let prefetching = pairs.min(ahead.count) / 2 * 2;
-    let mut t = 0;
-    while t < prefetching {
-        _mm_prefetch::<_MM_HINT_T0>(ahead.run(t));
-        _mm_prefetch::<_MM_HINT_T0>(ahead.run(t + 1));
-        step(even, t);
-        step(odd, t + 1);
-        t += 2;
-    }
-    while t + 2 <= pairs {
-        step(even, t);
-        step(odd, t + 1);
-        t += 2;
-    }
-    if t < pairs {
-        step(even, t);
-    }
-    let col_scales = _mm512_loadu_ps(out.col_scales.as_ptr());
-    for (i, (&even, &odd)) in even.iter().zip(odd.iter()).enumerate() {
-        let scale = _mm512_mul_ps(_mm512_set1_ps(out.row_scales[i]), col_scales);
-        let sums = _mm512_add_epi32(even, odd);
-        let v = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), scale);
-        store_started(out.init, out.c, out.ldc, i, 0, Avx512Lanes(v));
-    }
+    });
+    super::x86::store_wide(&acc, &out);
 }
 
 // `Int16::KC` products of two values of magnitude `LIMIT` fit in an `i32` sum.

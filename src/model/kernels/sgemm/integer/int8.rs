@@ -120,11 +120,9 @@ unsafe fn portable(a: &[u8], b: &[i8], quads: usize, out: TileOut) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2(a: *const u8, b: *const i8, quads: usize, out: TileOut, ahead: Ahead) {
-    use super::super::micro::{store_started, Avx2Lanes};
     use std::arch::x86_64::*;
     let ones = _mm256_set1_epi16(1);
-    let mut acc = [[_mm256_setzero_si256(); 2]; MR];
-    let step = |acc: &mut [[__m256i; 2]; MR], t: usize| {
+    let acc = super::x86::sweep_avx2(quads, ahead, |acc, t| {
         let b0 = _mm256_loadu_si256(b.add(t * 4 * NR).cast());
         let b1 = _mm256_loadu_si256(b.add(t * 4 * NR + 32).cast());
         for (r, acc) in acc.iter_mut().enumerate() {
@@ -135,27 +133,8 @@ unsafe fn avx2(a: *const u8, b: *const i8, quads: usize, out: TileOut, ahead: Ah
             acc[0] = _mm256_add_epi32(acc[0], p0);
             acc[1] = _mm256_add_epi32(acc[1], p1);
         }
-    };
-    let prefetching = quads.min(ahead.count);
-    for t in 0..prefetching {
-        _mm_prefetch::<_MM_HINT_T0>(ahead.run(t));
-        step(&mut acc, t);
-    }
-    for t in prefetching..quads {
-        step(&mut acc, t);
-    }
-    for (i, acc) in acc.iter().enumerate() {
-        let row_scale = _mm256_set1_ps(out.row_scales[i]);
-        let zero = _mm256_set1_ps(out.row_zeros[i]);
-        for (half, &sums) in acc.iter().enumerate() {
-            let j = half * 8;
-            let column_sums = _mm256_loadu_ps(out.column_sums.as_ptr().add(j));
-            let sums = _mm256_fnmadd_ps(zero, column_sums, _mm256_cvtepi32_ps(sums));
-            let scale = _mm256_mul_ps(row_scale, _mm256_loadu_ps(out.col_scales.as_ptr().add(j)));
-            let v = _mm256_mul_ps(sums, scale);
-            store_started(out.init, out.c, out.ldc, i, j, Avx2Lanes(v));
-        }
-    }
+    });
+    super::x86::store_avx2(&acc, &out);
 }
 
 /// The kernel on AVX-512BW: see [`wide`].
@@ -179,9 +158,9 @@ unsafe fn avx512_vnni(a: *const u8, b: *const i8, quads: usize, out: TileOut, ah
 }
 
 /// The AVX-512 kernels: a weight run (`NR` columns x four depths, 64 bytes) fills one
-/// register, so each row of the tile is one accumulator; each row keeps two, for even and odd
-/// depth groups, so that twelve independent sums are in flight. Per four depths: one load, six
-/// broadcasts and six `vpdpbusd` (`VNNI`) or `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
+/// register, so each row of the tile is one accumulator (two, for even and odd depth groups,
+/// see [`super::x86::sweep_wide`]). Per four depths: one load, six broadcasts and six
+/// `vpdpbusd` (`VNNI`) or `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
 ///
 /// # Safety
 /// As for [`avx512`] or [`avx512_vnni`]; inlined into them, which enable the instructions.
@@ -194,11 +173,9 @@ unsafe fn wide<const VNNI: bool>(
     out: TileOut,
     ahead: Ahead,
 ) {
-    use super::super::micro::{store_started, Avx512Lanes};
     use std::arch::x86_64::*;
     let ones = _mm512_set1_epi16(1);
-    let mut acc = [[_mm512_setzero_si512(); MR]; 2];
-    let step = |acc: &mut [__m512i; MR], t: usize| {
+    let acc = super::x86::sweep_wide(quads, ahead, |acc, t| {
         let w = _mm512_loadu_si512(b.add(t * 4 * NR).cast());
         for (r, acc) in acc.iter_mut().enumerate() {
             let quad = a.add((t * MR + r) * 4);
@@ -209,34 +186,8 @@ unsafe fn wide<const VNNI: bool>(
                 _mm512_add_epi32(*acc, _mm512_madd_epi16(_mm512_maddubs_epi16(quad, w), ones))
             };
         }
-    };
-    let [even, odd] = &mut acc;
-    let prefetching = quads.min(ahead.count) / 2 * 2;
-    let mut t = 0;
-    while t < prefetching {
-        _mm_prefetch::<_MM_HINT_T0>(ahead.run(t));
-        _mm_prefetch::<_MM_HINT_T0>(ahead.run(t + 1));
-        step(even, t);
-        step(odd, t + 1);
-        t += 2;
-    }
-    while t + 2 <= quads {
-        step(even, t);
-        step(odd, t + 1);
-        t += 2;
-    }
-    if t < quads {
-        step(even, t);
-    }
-    let col_scales = _mm512_loadu_ps(out.col_scales.as_ptr());
-    let column_sums = _mm512_loadu_ps(out.column_sums.as_ptr());
-    for (i, (&even, &odd)) in even.iter().zip(odd.iter()).enumerate() {
-        let scale = _mm512_mul_ps(_mm512_set1_ps(out.row_scales[i]), col_scales);
-        let sums = _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd));
-        let sums = _mm512_fnmadd_ps(_mm512_set1_ps(out.row_zeros[i]), column_sums, sums);
-        let v = _mm512_mul_ps(sums, scale);
-        store_started(out.init, out.c, out.ldc, i, 0, Avx512Lanes(v));
-    }
+    });
+    super::x86::store_wide(&acc, &out);
 }
 
 // two products of a byte and a weight fit in vpmaddubsw's 16-bit lanes without saturating

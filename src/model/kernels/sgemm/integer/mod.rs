@@ -32,6 +32,8 @@ use super::{check_weight_shape, column_chunk, next_step, run_share, Output, MR, 
 
 mod int16;
 mod int8;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use int16::Int16;
 pub use int8::Int8;
