@@ -476,7 +476,8 @@ impl BertModel {
     /// stacked into one projection per layer; then every projection packed for naba's
     /// inference gemm with its GELU or residual + LayerNorm fused in (f32 weights, or 8-bit
     /// blocks for [`Quantization::Q8`], 4-bit blocks for [`Quantization::Q4`], 16-bit integers
-    /// for [`Quantization::I16`]); with `Q8` or `Q4` the word embedding in 8-bit rows (see
+    /// for [`Quantization::I16`], 7-bit integers for [`Quantization::I8`]); with `Q8` or `Q4`
+    /// the word embedding in 8-bit rows (see
     /// [`super::quantize`]).
     pub fn prepare_for_inference(&mut self, q: Quantization) -> Result<()> {
         self.embeddings.quantize(q)?;

@@ -96,8 +96,8 @@ impl Proj {
     }
 
     /// Readies an f32 projection for inference: packed for naba's inference gemm, with f32
-    /// weights, 8- / 4-bit blocks or 16-bit integers as `q` says. Projections already prepared
-    /// stay as they are.
+    /// weights, 8- / 4-bit blocks, or 16- or 7-bit integers as `q` says. Projections already
+    /// prepared stay as they are.
     pub fn prepare(&mut self, q: Quantization) -> Result<()> {
         if let Self::Dense(l) = &*self {
             *self = Self::Packed(ops::pack_linear(l, q.weight_format())?);
