@@ -1,5 +1,5 @@
 //! Differentiable tensor operations of the encoder, each one fused CPU kernel with a
-//! hand-written backward pass (see [`super::kernels`]).
+//! hand-written backward pass (see `super::kernels`).
 //!
 //! Candle's own fused `layer_norm` and `softmax_last_dim` have no backward pass, and its
 //! composed versions are slow; these ops serve training and inference alike.

@@ -1,6 +1,6 @@
 //! Quantised inference: the encoder's projections with 8-bit or 4-bit weights (blocks of 32
 //! input values with one f32 scale, as GGML's `Q8_0` / `Q4_0`, see
-//! [`super::kernels::block_quant`]) run by naba's packed gemm, which dequantises one panel
+//! `super::kernels::block_quant`) run by naba's packed gemm, which dequantises one panel
 //! sliver at a time in cache, and the word embedding stored as 8-bit rows; or, for speed,
 //! integer products: 16-bit weights (a scale per output column) times activations quantised per
 //! row as each product starts, summed exactly in 32-bit integers (see

@@ -15,12 +15,14 @@ use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape};
 use rayon::prelude::*;
 
 use super::attention::AttentionDims;
-use super::sgemm::{gemm_rows, Output, PackedWeight, Panels, Scratch as GemmScratch, NR};
+use super::sgemm::{gemm_rows, Output, PackedWeight, Panels, Scratch as GemmScratch, MR, NR};
 use super::softmax::exp_row_in_place;
 use super::{f32_output, f32_slice, MatView, SharedMut};
 
-/// Queries per task: small enough that a block's scores stay in cache.
-const QUERY_BLOCK: usize = 64;
+/// Queries per block: few enough that a block's scores stay in cache, and a whole number of the
+/// gemm's row groups ([`MR`]), so that only a sequence's last block has a partial group (a
+/// partial group is computed through a zeroed tile on the stack and copied).
+const QUERY_BLOCK: usize = 16 * MR;
 
 /// Sequence length from which the values are packed rather than read in place. Read in place,
 /// a head's values are one cache line per position, `3 hidden` floats apart: with hundreds of

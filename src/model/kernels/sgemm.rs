@@ -5,14 +5,14 @@
 //!
 //! Layout: `W` (`[n, k]`, row-major) becomes panels of [`NR`] output columns; inside a panel, for
 //! each `k`, the [`NR`] weights of those columns are contiguous (the panel's last columns are
-//! zero-padded). A micro-kernel ([`micro`]) keeps an `MR x NR` tile of `C` (AVX2) or an
+//! zero-padded). A micro-kernel (`micro`) keeps an `MR x NR` tile of `C` (AVX2) or an
 //! `MR x 2NR` tile from two adjacent panels (AVX-512) in 12 registers while it walks `k`,
 //! broadcasting one value of each of [`MR`] rows of `A` per step. An 8- or 4-bit weight
-//! ([`PackedWeight::new_quantized`], [`super::block_quant`]) has the same layout with per-block
+//! ([`PackedWeight::new_quantized`], `super::block_quant`) has the same layout with per-block
 //! scales; each panel sliver is dequantised into a buffer in cache before the micro-kernel reads
 //! it.
 //! A weight of 16- or 8-bit integers ([`WeightFormat::Int16`], [`WeightFormat::Int8`]) takes
-//! integer kernels instead ([`integer`]): the activations are quantised as each product starts
+//! integer kernels instead (`integer`): the activations are quantised as each product starts
 //! and multiplied exactly.
 //!
 //! A task sweeps the weight from L3 once per block of rows. While the tiles of one panel sliver
@@ -78,14 +78,14 @@ pub enum WeightFormat {
     #[default]
     F32,
     /// 8- or 4-bit blocks with f32 scales, dequantised to f32 one panel sliver at a time
-    /// ([`super::block_quant`]): less memory, f32 products.
+    /// (`super::block_quant`): less memory, f32 products.
     Blocks(Bits),
     /// 16-bit integers with a scale per output column, multiplied by the activations quantised
-    /// per row as each product starts, in exact integer sums ([`integer`]): faster products.
+    /// per row as each product starts, in exact integer sums (`integer`): faster products.
     Int16,
     /// 7-bit integers (signed bytes of at most 63) with a scale per output column, multiplied
     /// by the activations quantised per row to bytes with a zero point, in exact integer sums
-    /// ([`integer`]): the fastest products, the coarsest.
+    /// (`integer`): the fastest products, the coarsest.
     Int8,
 }
 
@@ -160,8 +160,8 @@ impl PackedWeight {
     }
 
     /// Packs `w`, row-major `[n, k]`, with quantised values: each column (row of `w`) in
-    /// blocks of [`super::block_quant::BLOCK`] depths, each block with its own scale (see
-    /// [`super::block_quant`]). A quarter (8-bit) or an eighth (4-bit) of the f32 memory; the product
+    /// blocks of `super::block_quant::BLOCK` depths, each block with its own scale (see
+    /// `super::block_quant`). A quarter (8-bit) or an eighth (4-bit) of the f32 memory; the product
     /// dequantises one panel sliver at a time into cache.
     pub fn new_quantized(w: &[f32], n: usize, k: usize, bits: Bits) -> Self {
         Self {
@@ -383,7 +383,7 @@ pub fn matmul(
 /// narrows back). Each block of rows goes through both products in one task: its `[rows, n1]`
 /// intermediate stays in that task's cache-sized buffer and is never written to the output's
 /// memory, so the widest activation of the block never travels to and from DRAM. When so wide
-/// an intermediate leaves room for fewer than [`FUSED_MIN_ROWS`] rows, the two products run one
+/// an intermediate leaves room for fewer than `FUSED_MIN_ROWS` rows, the two products run one
 /// after the other instead.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_two(

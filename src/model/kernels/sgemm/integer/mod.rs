@@ -74,11 +74,11 @@ pub trait Scheme: sealed::Sealed + Sized + Send + Sync + 'static {
     /// The scratch buffers that keep this scheme's quantised rows.
     fn rows(scratch: &mut Scratch) -> &mut QuantizedRows<Self::Act>;
     /// One tile's sums over `groups` depth groups: `a` a row group's sliver, `b` a panel
-    /// sliver, both in the layout of the module docs, checked by [`run_tile`].
+    /// sliver, both in the layout of the module docs, checked by `run_tile`.
     ///
     /// # Safety
-    /// `kernel` must be one that [`Kernel::available`] lists; `a`, `b` and `out` as
-    /// [`run_tile`] checks them.
+    /// `kernel` must be one that `Kernel::available` lists; `a`, `b` and `out` as
+    /// `run_tile` checks them.
     unsafe fn run(
         kernel: Kernel,
         a: &[Self::Act],
