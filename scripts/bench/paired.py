@@ -9,6 +9,13 @@ machine, which lasts seconds to minutes, hits both sides of a ratio alike. The h
 process-per-repeat figures cannot separate engines closer than that noise (an A/A run of one
 engine spans 0.82-1.12 there); these ratios can.
 
+Before each timed pass the script waits PAUSE seconds, so that the engine that ran before has
+stopped spinning: ONNX Runtime's idle workers spin for 20-50 ms after a pass by default, and
+an engine timed within that window shares the cores with them. Measured (e5-small, b1 x s512):
+PyTorch's pass took 409 ms right after ONNX Runtime's and 323-339 ms 50-200 ms later; naba's
+251 ms right after PyTorch's and 236-241 ms after a pause. Without the pause, the fixed cyclic
+order put PyTorch after ONNX Runtime in every round (runs before session 16).
+
 Per shape: median tokens/s of each engine, and the median with its quartiles of the per-round
 ratios naba / other. Warm-up: every engine runs every shape twice before timing. The engines are
 started afresh for each of --sessions sessions: a process keeps for its whole life whatever luck
@@ -34,6 +41,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -42,6 +50,9 @@ from harness import E5, ENV, PY, ROOT, SUITE, versions, write_report  # noqa: E4
 MODELS = {"e5": (E5, os.path.join(ROOT, "bench", ".models", "e5-onnx", "model.onnx"), 250002),
           "bert-base": (os.path.join(ROOT, "bench", ".models", "bert-base-64k"),
                         os.path.join(ROOT, "bench", ".models", "bert-base-64k", "model.onnx"), 64000)}
+# seconds of idle before each timed pass: longer than the engines' idle spinning (see above)
+PAUSE = 0.1
+
 OTHERS = {"onnxruntime": "ORT", "pytorch": "PyTorch", "baseline": "baseline", "ort-int8": "ORT int8"}
 
 
@@ -107,6 +118,7 @@ def run_model(name, rounds, sessions, shapes, baseline, quantize=()):
             order = names[r % len(names):] + names[:r % len(names)]
             for shape in shapes:
                 for e in order:
+                    time.sleep(PAUSE)
                     secs[(e, shape)].append(engines[e].ask(shape))
             print(f"{name} session {session + 1}/{sessions} round {r + 1}/{rounds}", file=sys.stderr, flush=True)
         for e in names:
