@@ -106,11 +106,17 @@ pub(super) unsafe fn store_avx2(acc: &Avx2Sums, out: &TileOut) {
 pub(super) unsafe fn store_wide(acc: &[WideSums; 2], out: &TileOut) {
     let zero_points = !out.column_sums.is_empty();
     let col_scales = _mm512_loadu_ps(out.col_scales.as_ptr());
+    // loaded once: the stores below may alias it as far as the compiler knows, so it would not
+    // hoist the load out of the row loop itself
+    let column_sums = if zero_points {
+        _mm512_loadu_ps(out.column_sums.as_ptr())
+    } else {
+        _mm512_setzero_ps()
+    };
     for (i, (&even, &odd)) in acc[0].iter().zip(&acc[1]).enumerate() {
         let scale = _mm512_mul_ps(_mm512_set1_ps(out.row_scales[i]), col_scales);
         let mut sums = _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd));
         if zero_points {
-            let column_sums = _mm512_loadu_ps(out.column_sums.as_ptr());
             sums = _mm512_fnmadd_ps(_mm512_set1_ps(out.row_zeros[i]), column_sums, sums);
         }
         let v = _mm512_mul_ps(sums, scale);
