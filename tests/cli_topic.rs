@@ -11,6 +11,15 @@ fn naba() -> Command {
     Command::new(env!("CARGO_BIN_EXE_naba"))
 }
 
+/// Asserts that the command ran successfully, showing its stderr if not.
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("datasets/sanad-sample")
@@ -63,11 +72,7 @@ fn eval_and_predict_from_the_command_line() {
         .arg("--predictions")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         stdout.contains("macro avg") && stdout.contains("accuracy"),
@@ -98,11 +103,7 @@ fn eval_and_predict_from_the_command_line() {
         .arg(&input)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use naba::data::documents::{read_documents, JsonlWriter, ReaderOptions};
+use naba::data::documents::{read_documents, JsonlWriter};
 use naba::infer::classify::{ClassifyOptions, LongText};
 use naba::model::classifier::TopicClassifier;
 
@@ -16,15 +16,9 @@ pub struct EvalArgs {
     /// `tokens`/`tags`).
     #[arg(long)]
     data: PathBuf,
-    /// Field / column with the text.
-    #[arg(long, default_value = "text")]
-    text_field: String,
-    /// Field / column with the label.
-    #[arg(long, default_value = "label")]
-    label_field: String,
-    /// Field / column with a title to put in front of the text.
-    #[arg(long)]
-    title_field: Option<String>,
+    /// Topic data fields.
+    #[command(flatten)]
+    fields: super::topic_args::TopicFieldArgs,
     /// Long documents: windows with averaged logits, or the training truncation.
     #[arg(long, value_enum, default_value = "truncate")]
     long_text: LongText,
@@ -106,12 +100,7 @@ fn run_topic(a: EvalArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
     let mut model = TopicClassifier::load(&a.model, &device)?;
     model.encoder_mut().prepare_for_inference(a.quantize)?;
-    let opts = ReaderOptions {
-        text_field: a.text_field,
-        label_field: a.label_field,
-        title_field: a.title_field,
-        ..ReaderOptions::default()
-    };
+    let opts = a.fields.reader_options();
     let docs = read_documents(&a.data, &opts)?;
     let started = std::time::Instant::now();
     let copts = ClassifyOptions {

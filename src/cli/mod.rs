@@ -6,6 +6,7 @@ mod model_cmd;
 mod ner_args;
 mod normalize;
 mod predict;
+mod topic_args;
 mod train;
 
 use clap::{Parser, Subcommand};

@@ -54,8 +54,11 @@ pub struct PredictArgs {
     quantize: naba::model::quantize::Quantization,
 }
 
+/// Fields of a JSONL record.
+type Fields = serde_json::Map<String, serde_json::Value>;
+
 /// One input document: id, text, and the other fields of its record.
-type Item = (String, String, serde_json::Map<String, serde_json::Value>);
+type Item = (String, String, Fields);
 
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
     match naba::model::finetuned::task_of(&a.model)? {
@@ -73,23 +76,18 @@ fn run_topic(a: PredictArgs) -> anyhow::Result<()> {
         top_k: a.top_k,
         ..ClassifyOptions::default()
     };
-    let mut out = writer(a.output.as_deref())?;
-    for_each_chunk(&a, |batch| {
-        let texts: Vec<&str> = batch.iter().map(|(_, t, _)| t.as_str()).collect();
-        let preds = classify(&model, &texts, &opts, &device)?;
-        for ((id, _, extra), p) in batch.iter().zip(preds) {
-            let mut rec = extra.clone();
-            rec.insert("id".into(), id.clone().into());
-            rec.insert("label".into(), p.label.into());
-            rec.insert("score".into(), p.score.into());
-            rec.insert("top_k".into(), serde_json::to_value(&p.top_k)?);
-            out.write(&rec)?;
-        }
-        out.flush()?;
-        Ok(())
-    })?;
-    out.finish()?;
-    Ok(())
+    write_predictions(&a, |texts| {
+        classify(&model, texts, &opts, &device)?
+            .into_iter()
+            .map(|p| {
+                Ok(Fields::from_iter([
+                    ("label".into(), p.label.into()),
+                    ("score".into(), p.score.into()),
+                    ("top_k".into(), serde_json::to_value(&p.top_k)?),
+                ]))
+            })
+            .collect()
+    })
 }
 
 /// NER output per document: `{"id", "entities": [{"text", "label", "start", "end",
@@ -113,14 +111,30 @@ fn run_ner(a: PredictArgs) -> anyhow::Result<()> {
         let input = a.input.as_deref().unwrap_or(Path::new("-"));
         return predict_conll(&model, input, a.output.as_deref(), &opts);
     }
+    write_predictions(&a, |texts| {
+        naba::infer::entities::extract_entities(&model, texts, &opts, &device)?
+            .into_iter()
+            .map(|entities| {
+                let entities = serde_json::to_value(&entities)?;
+                Ok(Fields::from_iter([("entities".into(), entities)]))
+            })
+            .collect()
+    })
+}
+
+/// Runs `predict` on each chunk of input texts and writes one JSONL record per text: the
+/// input's other fields, its `id`, then the fields `predict` gives it.
+fn write_predictions(
+    a: &PredictArgs,
+    mut predict: impl FnMut(&[&str]) -> anyhow::Result<Vec<Fields>>,
+) -> anyhow::Result<()> {
     let mut out = writer(a.output.as_deref())?;
-    for_each_chunk(&a, |batch| {
+    for_each_chunk(a, |batch| {
         let texts: Vec<&str> = batch.iter().map(|(_, t, _)| t.as_str()).collect();
-        let found = naba::infer::entities::extract_entities(&model, &texts, &opts, &device)?;
-        for ((id, _, extra), entities) in batch.iter().zip(found) {
+        for ((id, _, extra), fields) in batch.iter().zip(predict(&texts)?) {
             let mut rec = extra.clone();
             rec.insert("id".into(), id.clone().into());
-            rec.insert("entities".into(), serde_json::to_value(&entities)?);
+            rec.extend(fields);
             out.write(&rec)?;
         }
         out.flush()?;

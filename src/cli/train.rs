@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use naba::data::documents::{read_documents, stratified_subsample, Document, ReaderOptions};
+use naba::data::documents::{read_documents, stratified_subsample, Document};
 use naba::infer::windows::Truncation;
 use naba::model::heads::Pooling;
 use naba::model::meta::{NabaMeta, TaskKind};
@@ -36,15 +36,9 @@ pub struct TrainArgs {
     /// Output folder (best model, checkpoint-last/, log.jsonl).
     #[arg(long, short)]
     output: PathBuf,
-    /// Field / column with the text.
-    #[arg(long, default_value = "text")]
-    text_field: String,
-    /// Field / column with the label.
-    #[arg(long, default_value = "label")]
-    label_field: String,
-    /// Field / column with a title to put in front of the text.
-    #[arg(long)]
-    title_field: Option<String>,
+    /// Topic data fields.
+    #[command(flatten)]
+    fields: super::topic_args::TopicFieldArgs,
     /// Longest input in tokens (special tokens included).
     #[arg(long, default_value_t = 256)]
     max_len: usize,
@@ -267,12 +261,7 @@ fn run_ner(a: TrainArgs) -> anyhow::Result<()> {
 }
 
 fn run_topic(a: TrainArgs) -> anyhow::Result<()> {
-    let opts = ReaderOptions {
-        text_field: a.text_field.clone(),
-        label_field: a.label_field.clone(),
-        title_field: a.title_field.clone(),
-        ..ReaderOptions::default()
-    };
+    let opts = a.fields.reader_options();
     let mut train = read_documents(&a.train, &opts)?;
     let (dev, dev_source) = match &a.dev {
         Some(p) => (read_documents(p, &opts)?, p.clone()),

@@ -38,7 +38,17 @@ impl Batch {
 /// `max_tokens` (and at most `max_rows` rows), longest first. Order inside the input is kept in
 /// the returned indices so callers can put results back in place.
 pub fn length_buckets(lengths: &[usize], max_tokens: usize, max_rows: usize) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    length_buckets_of((0..lengths.len()).collect(), lengths, max_tokens, max_rows)
+}
+
+/// [`length_buckets`] of the items `order` only (indices into `lengths`); items of equal
+/// length keep their order in `order`.
+pub fn length_buckets_of(
+    mut order: Vec<usize>,
+    lengths: &[usize],
+    max_tokens: usize,
+    max_rows: usize,
+) -> Vec<Vec<usize>> {
     order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
     let mut batches = Vec::new();
     let mut current: Vec<usize> = Vec::new();

@@ -21,6 +21,7 @@ pub mod pypi_e5;
 pub mod quantize;
 pub mod save;
 pub mod tagger;
+pub mod task_model;
 #[cfg(test)]
 mod test_util;
 pub mod tokenizer;

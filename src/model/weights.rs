@@ -475,36 +475,24 @@ impl SimpleBackend for TrainableCheckpoint {
         if let Some(existing) = self.varmap.data().lock().map_err(poisoned)?.get(name) {
             return Ok(existing.as_tensor().clone());
         }
-        match &self.checkpoint {
+        let t = match &self.checkpoint {
             Some(ck)
                 if ck.has(name)
                     && (ck.is_base(name) || ck.stored_shape(name).as_deref() == Some(s.dims())) =>
             {
-                let t = ck
-                    .load(name, &s, dev)
+                ck.load(name, &s, dev)
                     .map_err(|e| candle_core::Error::Msg(e.to_string()))?
-                    .to_dtype(dtype)?;
-                let var = candle_core::Var::from_tensor(&t)?;
-                let out = var.as_tensor().clone();
-                self.varmap
-                    .data()
-                    .lock()
-                    .map_err(poisoned)?
-                    .insert(name.to_string(), var);
-                Ok(out)
             }
-            _ => {
-                let t = self.fresh(&s, name, init, dev)?.to_dtype(dtype)?;
-                let var = candle_core::Var::from_tensor(&t)?;
-                let out = var.as_tensor().clone();
-                self.varmap
-                    .data()
-                    .lock()
-                    .map_err(poisoned)?
-                    .insert(name.to_string(), var);
-                Ok(out)
-            }
-        }
+            _ => self.fresh(&s, name, init, dev)?,
+        };
+        let var = candle_core::Var::from_tensor(&t.to_dtype(dtype)?)?;
+        let out = var.as_tensor().clone();
+        self.varmap
+            .data()
+            .lock()
+            .map_err(poisoned)?
+            .insert(name.to_string(), var);
+        Ok(out)
     }
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {

@@ -159,20 +159,12 @@ impl Task for TopicTask {
         ]))
     }
 
+    fn model(&self) -> &dyn crate::train::task::TrainedModel {
+        &self.model
+    }
+
     fn varmap(&self) -> &VarMap {
         &self.varmap
-    }
-
-    fn frozen_prefixes(&self) -> Vec<String> {
-        self.model.frozen_prefixes()
-    }
-
-    fn word_rows(&self) -> Option<&crate::model::word_rows::WordRows> {
-        self.model.encoder().word_rows()
-    }
-
-    fn save_model(&self, dir: &Path) -> Result<()> {
-        self.model.save(dir, &self.varmap)
     }
 }
 

@@ -32,25 +32,12 @@ impl BatchPlan {
         order.shuffle(&mut rng);
         let mut batches = Vec::new();
         for pool in order.chunks(self.pool.max(self.batch_size).max(1)) {
-            let mut pool = pool.to_vec();
-            pool.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
-            let mut current: Vec<usize> = Vec::new();
-            let mut width = 0;
-            for i in pool {
-                let w = width.max(lengths[i]);
-                if !current.is_empty()
-                    && (current.len() >= self.batch_size
-                        || w * (current.len() + 1) > self.max_tokens)
-                {
-                    batches.push(std::mem::take(&mut current));
-                    width = 0;
-                }
-                width = width.max(lengths[i]);
-                current.push(i);
-            }
-            if !current.is_empty() {
-                batches.push(current);
-            }
+            batches.extend(crate::model::batch::length_buckets_of(
+                pool.to_vec(),
+                lengths,
+                self.max_tokens,
+                self.batch_size,
+            ));
         }
         batches.shuffle(&mut rng);
         batches

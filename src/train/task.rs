@@ -6,8 +6,35 @@ use std::path::Path;
 use candle_core::{Tensor, Var};
 
 use crate::error::Result;
+use crate::model::task_model::{TaskHead, TaskModel};
 use crate::model::word_rows::WordRows;
 use crate::model::Mode;
+
+/// What the training loop needs from the model being trained, whatever its head.
+pub trait TrainedModel {
+    /// Name prefixes of the frozen variables.
+    fn frozen_prefixes(&self) -> Vec<String>;
+    /// The recorder of word-embedding rows looked up by training passes, when the embedding
+    /// is trained through row-sparse gradients.
+    fn word_rows(&self) -> Option<&WordRows>;
+    /// Writes the model with the variables of `varmap` in Hugging Face layout into `dir`
+    /// (config.json, model.safetensors, tokenizer.json).
+    fn save(&self, dir: &Path, varmap: &candle_nn::VarMap) -> Result<()>;
+}
+
+impl<H: TaskHead> TrainedModel for TaskModel<H> {
+    fn frozen_prefixes(&self) -> Vec<String> {
+        TaskModel::frozen_prefixes(self)
+    }
+
+    fn word_rows(&self) -> Option<&WordRows> {
+        TaskModel::word_rows(self)
+    }
+
+    fn save(&self, dir: &Path, varmap: &candle_nn::VarMap) -> Result<()> {
+        TaskModel::save(self, dir, varmap)
+    }
+}
 
 /// A trainable task: examples, a loss, an evaluation and a way to save the model.
 pub trait Task {
@@ -17,14 +44,18 @@ pub trait Task {
     fn loss(&self, indices: &[usize], mode: &Mode) -> Result<(Tensor, usize)>;
     /// Scores on the dev set (higher is better for every metric used to pick the best model).
     fn evaluate(&self) -> Result<BTreeMap<String, f64>>;
+    /// The model being trained.
+    fn model(&self) -> &dyn TrainedModel;
     /// The variables of the model being trained.
     fn varmap(&self) -> &candle_nn::VarMap;
     /// Name prefixes of the frozen variables.
-    fn frozen_prefixes(&self) -> Vec<String>;
+    fn frozen_prefixes(&self) -> Vec<String> {
+        self.model().frozen_prefixes()
+    }
     /// The recorder of word-embedding rows looked up by training passes, when the embedding
     /// is trained through row-sparse gradients.
     fn word_rows(&self) -> Option<&WordRows> {
-        None
+        self.model().word_rows()
     }
     /// Every trainable variable by checkpoint name (frozen ones left out).
     fn variables(&self) -> Vec<(String, Var)> {
@@ -36,7 +67,9 @@ pub trait Task {
     }
     /// Writes the model in Hugging Face layout into `dir` (config.json, model.safetensors,
     /// tokenizer.json).
-    fn save_model(&self, dir: &Path) -> Result<()>;
+    fn save_model(&self, dir: &Path) -> Result<()> {
+        self.model().save(dir, self.varmap())
+    }
 }
 
 /// Every variable of `varmap` by name, sorted (a task's [`Task::all_variables`]).

@@ -108,23 +108,14 @@ impl CustomOp2 for LinearInputGrad {
         let w = f32_slice(s2, l2, self.name())?;
         let (out, input) = l2.shape().dims2()?;
         let rows = dy.len() / out.max(1);
-        let mut dx = vec![0f32; rows * input];
-        let product = Product {
+        let dx = Product {
             lhs: dy,
             lhs_view: MatView::row_major(0, rows, out),
             rhs: w,
             rhs_view: MatView::row_major(0, out, input),
             scale: 1.0,
-        };
-        // SAFETY: `dx` holds rows x input elements and is only written here.
-        unsafe {
-            product.write(
-                dx.as_mut_ptr(),
-                MatView::row_major(0, rows, input),
-                false,
-                true,
-            )
-        };
+        }
+        .compute();
         f32_output(dx, with_last_dim(l1.shape(), input))
     }
 }
@@ -149,23 +140,14 @@ impl CustomOp2 for LinearWeightGrad {
         let out = l1.dims().last().copied().unwrap_or(1);
         let input = l2.dims().last().copied().unwrap_or(1);
         let rows = dy.len() / out.max(1);
-        let mut dw = vec![0f32; out * input];
-        let product = Product {
+        let dw = Product {
             lhs: dy,
             lhs_view: MatView::row_major(0, rows, out).t(),
             rhs: x,
             rhs_view: MatView::row_major(0, rows, input),
             scale: 1.0,
-        };
-        // SAFETY: `dw` holds out x input elements and is only written here.
-        unsafe {
-            product.write(
-                dw.as_mut_ptr(),
-                MatView::row_major(0, out, input),
-                false,
-                true,
-            )
-        };
+        }
+        .compute();
         f32_output(dw, (out, input))
     }
 }

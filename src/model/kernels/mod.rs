@@ -159,6 +159,22 @@ pub(crate) struct Product<'a> {
 }
 
 impl Product<'_> {
+    /// `scale * lhs * rhs` as a new row-major matrix, computed on the rayon pool.
+    pub fn compute(&self) -> Vec<f32> {
+        let (rows, cols) = (self.lhs_view.rows, self.rhs_view.cols);
+        let mut out = vec![0f32; rows * cols];
+        // SAFETY: `out` holds rows x cols elements and nothing else sees it.
+        unsafe {
+            self.write(
+                out.as_mut_ptr(),
+                MatView::row_major(0, rows, cols),
+                false,
+                true,
+            )
+        };
+        out
+    }
+
     /// `dst = (accumulate ? dst : 0) + scale * lhs * rhs`; `parallel` lets gemm use the rayon
     /// pool (leave it off when already inside a parallel loop).
     ///

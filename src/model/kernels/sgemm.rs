@@ -884,6 +884,31 @@ mod tests {
             .collect()
     }
 
+    /// Row `i` of `a` (`k` wide) times row `j` of `w` (`k` wide): the naive product's value.
+    fn naive(a: &[f32], w: &[f32], k: usize, i: usize, j: usize) -> f32 {
+        (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum()
+    }
+
+    /// Asserts that each of the `m x n` values of `c` (rows `ldc` apart) is within `tol` of
+    /// `want(i, j)`, relative to its size (plus `tol` absolute); `what` names the case.
+    fn assert_close_to(
+        c: &[f32],
+        (m, n, ldc): (usize, usize, usize),
+        tol: f32,
+        what: &str,
+        want: impl Fn(usize, usize) -> f32,
+    ) {
+        for i in 0..m {
+            for j in 0..n {
+                let (got, want) = (c[i * ldc + j], want(i, j));
+                assert!(
+                    (got - want).abs() <= tol * (1.0 + want.abs()),
+                    "{what} at ({i}, {j}): {got} vs {want}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn row_blocks_cover_the_rows_evenly_within_the_cache_bound() {
         for m in [0usize, 1, 5, 6, 7, 64, 100, 511, 512, 1024, 4099] {
@@ -932,17 +957,13 @@ mod tests {
             let w = values(n * k, 2.0);
             let packed = PackedWeight::new(&w, n, k);
             let check = |c: &[f32], init: &dyn Fn(usize, usize) -> f32, what: &str| {
-                for i in 0..m {
-                    for j in 0..n {
-                        let want: f32 =
-                            init(i, j) + (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum::<f32>();
-                        let got = c[i * n + j];
-                        assert!(
-                            (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                            "{what} {m}x{n}x{k} at ({i}, {j}): {got} vs {want}"
-                        );
-                    }
-                }
+                assert_close_to(
+                    c,
+                    (m, n, n),
+                    1e-4,
+                    &format!("{what} {m}x{n}x{k}"),
+                    |i, j| init(i, j) + naive(&a, &w, k, i, j),
+                );
             };
             // added to what C holds
             let held = values(m * n, 3.0);
@@ -988,22 +1009,18 @@ mod tests {
                 },
                 |x| x.iter_mut().for_each(|v| *v *= 2.0),
             );
-            for i in 0..m {
-                let h: Vec<f32> = (0..between_n)
-                    .map(|j| {
-                        (b1[j] + (0..k).map(|t| a[i * k + t] * w1[j * k + t]).sum::<f32>()).max(0.0)
-                    })
-                    .collect();
-                for j in 0..n {
-                    let sum: f32 = (0..between_n).map(|t| h[t] * w2[j * between_n + t]).sum();
-                    let want = 2.0 * (b2[j] + residual[i * n + j] + sum);
-                    let got = got[i * n + j];
-                    assert!(
-                        (got - want).abs() <= 1e-3 * (1.0 + want.abs()),
-                        "{between_n} wide at ({i}, {j}): {got} vs {want}"
-                    );
-                }
-            }
+            let h: Vec<f32> = (0..m * between_n)
+                .map(|x| {
+                    (b1[x % between_n] + naive(&a, &w1, k, x / between_n, x % between_n)).max(0.0)
+                })
+                .collect();
+            assert_close_to(
+                &got,
+                (m, n, n),
+                1e-3,
+                &format!("{between_n} wide"),
+                |i, j| 2.0 * (b2[j] + residual[i * n + j] + naive(&h, &w2, between_n, i, j)),
+            );
         }
     }
 
@@ -1033,20 +1050,14 @@ mod tests {
                     Output::Overwrite,
                 );
             }
-            for i in 0..m {
-                for j in 0..ldc {
-                    let got = c[i * ldc + j];
-                    if j >= n {
-                        assert_eq!(got.to_bits(), before[i * ldc + j].to_bits(), "padding");
-                        continue;
-                    }
-                    let want: f32 = (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum();
-                    assert!(
-                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                        "{m}x{n}x{k} at ({i}, {j}): {got} vs {want}"
-                    );
+            for (row, before) in c.chunks(ldc).zip(before.chunks(ldc)) {
+                for (got, before) in row[n..].iter().zip(&before[n..]) {
+                    assert_eq!(got.to_bits(), before.to_bits(), "padding");
                 }
             }
+            assert_close_to(&c, (m, n, ldc), 1e-4, &format!("{m}x{n}x{k}"), |i, j| {
+                naive(&a, &w, k, i, j)
+            });
         }
     }
 
@@ -1086,16 +1097,9 @@ mod tests {
             }
             let mut c = vec![0f32; m * n];
             matmul_acc(&a, m, &PackedWeight::new_quantized(&w, n, k, bits), &mut c);
-            for i in 0..m {
-                for j in 0..n {
-                    let want: f32 = (0..k).map(|t| a[i * k + t] * dequantised[j * k + t]).sum();
-                    let got = c[i * n + j];
-                    assert!(
-                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                        "{bits:?} ({i}, {j})"
-                    );
-                }
-            }
+            assert_close_to(&c, (m, n, n), 1e-4, &format!("{bits:?}"), |i, j| {
+                naive(&a, &dequantised, k, i, j)
+            });
         }
     }
 
@@ -1137,16 +1141,9 @@ mod tests {
                     Output::Overwrite,
                 );
             }
-            for i in 0..m {
-                for j in 0..n {
-                    let want = (0..k).map(|t| a[i * k + t] * src[t * ld + j]).sum::<f32>();
-                    let got = c[i * n + j];
-                    assert!(
-                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                        "{micro:?} at ({i}, {j}): {got} vs {want}"
-                    );
-                }
-            }
+            assert_close_to(&c, (m, n, n), 1e-4, &format!("{micro:?}"), |i, j| {
+                (0..k).map(|t| a[i * k + t] * src[t * ld + j]).sum()
+            });
         }
     }
 
@@ -1200,29 +1197,22 @@ mod tests {
                             output,
                         );
                     }
-                    for i in 0..m {
-                        for j in 0..n {
-                            let start = match output {
-                                Output::Add => held[i * n + j],
-                                Output::Overwrite => 0.0,
-                                Output::Start {
-                                    start: Start::Bias(bias),
-                                    ..
-                                } => bias[j],
-                                Output::Start {
-                                    start: Start::BiasResidual { bias, residual },
-                                    first_row,
-                                } => bias[j] + residual[(first_row + i) * n + j],
-                            };
-                            let want =
-                                start + (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum::<f32>();
-                            let got = c[i * n + j];
-                            assert!(
-                                (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                                "{micro:?} {output:?} {m}x{n}x{k} at ({i}, {j}): {got} vs {want}"
-                            );
-                        }
-                    }
+                    let what = format!("{micro:?} {output:?} {m}x{n}x{k}");
+                    assert_close_to(&c, (m, n, n), 1e-4, &what, |i, j| {
+                        let start = match output {
+                            Output::Add => held[i * n + j],
+                            Output::Overwrite => 0.0,
+                            Output::Start {
+                                start: Start::Bias(bias),
+                                ..
+                            } => bias[j],
+                            Output::Start {
+                                start: Start::BiasResidual { bias, residual },
+                                first_row,
+                            } => bias[j] + residual[(first_row + i) * n + j],
+                        };
+                        start + naive(&a, &w, k, i, j)
+                    });
                 }
             }
         }
