@@ -24,7 +24,8 @@ by up to 10% from run to run), and fresh processes average that out.
 
 With --baseline, a second naba build (another bench_suite binary, e.g. from a worktree of an
 earlier commit) joins the rotation, and the table gains naba / baseline: how a change moved
-naba's speed, measured the same way. With --quantize Q (q8, q4, i16, i8; several comma-separated),
+naba's speed, measured the same way (with --quantize, the baseline's quantised modes join too, as
+`baseline-Q`). With --quantize Q (q8, q4, i16, i8; several comma-separated),
 naba with `--quantize Q` joins as `naba-Q`, compared with every other engine, and so does ONNX
 Runtime on the model
 dynamically quantised by `onnxruntime.quantization.quantize_dynamic` (int8 weights per channel,
@@ -101,6 +102,8 @@ def run_model(name, rounds, sessions, shapes, baseline, quantize=()):
         commands["baseline"] = [baseline, "serve", mdir]
     for q in quantize:
         commands[f"naba-{q}"] = [SUITE, "serve", mdir, "--quantize", q]
+        if baseline:
+            commands[f"baseline-{q}"] = [baseline, "serve", mdir, "--quantize", q]
     if quantize:
         commands["ort-int8"] = [PY, os.path.join(HERE, "ort_suite.py"), "serve", int8_model(onnx), str(vocab)]
     names = list(commands)
@@ -129,7 +132,7 @@ def run_model(name, rounds, sessions, shapes, baseline, quantize=()):
     label = {**OTHERS, **{s: s for s in subjects}}
     lines = [f"## {name}", "",
              "| shape | " + " | ".join(f"{e} tokens/s" for e in names) + " | " +
-             " | ".join(f"{s} / {label[o]} (quartiles)" for s, o in pairs) + " |",
+             " | ".join(f"{s} / {label.get(o, o)} (quartiles)" for s, o in pairs) + " |",
              "|---" * (1 + len(names) + len(pairs)) + "|"]
     for s in shapes:
         b, n = map(int, s.split("x"))

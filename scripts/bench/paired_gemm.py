@@ -11,7 +11,8 @@ Each timed call follows an untimed one of the same engine (warm caches, as insid
 layer loop), or, with --cold, a sweep over 64 MB that evicts both engines' data. ONNX Runtime's
 workers do not spin (`session.intra_op.allow_spinning` 0), so that they leave the cores to
 naba's between calls. With --baseline LIB, another naba build (the same example built at
-another commit or with other constants) joins the rotation; repeat it for several. With
+another commit or with other constants) joins the rotation (with --integer, its integer products
+too); repeat it for several. With
 --integer, naba's integer products join as `naba-i16` (`--quantize i16`: 16-bit weights and
 activations) and `naba-i8` (`--quantize i8`: 7-bit weights, byte activations with zero points),
 and ONNX Runtime's dynamically quantised MatMul (`quantize_dynamic`, int8 weights per column,
@@ -75,6 +76,8 @@ def main():
     integer = ["naba-i16", "naba-i8"] if a.integer else []
     for fmt, name in enumerate(integer, start=1):
         engines[name] = (libs["naba"], fmt)
+        for base in list(libs)[1:]:
+            engines[f"{base}{name.removeprefix('naba')}"] = (libs[base], fmt)
     names = ["onnxruntime"] + (["ort-int8"] if a.integer else []) + list(engines)
     evict = np.zeros(16 << 20, dtype=np.float32)
     subjects = ["naba"] + integer

@@ -196,6 +196,13 @@ fn prefetch(p: *const f32) {
 /// writes (and reads for [`Init::C`]), and the residual's, so that neither stalls it.
 #[inline(always)]
 fn prefetch_tile(t: &Tile, width: usize) {
+    prefetch_out(t.c, t.ldc, t.init, width);
+}
+
+/// Prefetches the [`MR`] rows of `width` values (`NR` or `2 NR`) that a tile writing to `c` (`ldc`
+/// apart) from `init` touches when it stores: `C`'s, and the residual's.
+#[inline(always)]
+pub(super) fn prefetch_out(c: *const f32, ldc: usize, init: Init, width: usize) {
     // a row's first and last values, and its middle for two panels: every line it spans
     let rows = |start: *const f32, ld: usize| {
         for i in 0..MR {
@@ -207,8 +214,8 @@ fn prefetch_tile(t: &Tile, width: usize) {
             prefetch(row.wrapping_add(width - 1));
         }
     };
-    rows(t.c.cast_const(), t.ldc);
-    if let Init::Bias { residual, ldr, .. } = t.init {
+    rows(c, ldc);
+    if let Init::Bias { residual, ldr, .. } = init {
         if !residual.is_null() {
             rows(residual, ldr);
         }

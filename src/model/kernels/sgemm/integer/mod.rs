@@ -542,6 +542,8 @@ unsafe fn run_tile<S: Scheme>(
             && out.column_sums.len() == if S::ZERO_POINTS { NR } else { 0 },
         "integer gemm: tile out of bounds"
     );
+    // the stores at the tile's end must not wait for C's (and the residual's) lines
+    super::micro::prefetch_out(out.c, out.ldc, out.init, NR);
     S::run(kernel, a, b, groups, out, ahead)
 }
 
