@@ -95,16 +95,16 @@ impl<H: TaskHead> TaskModel<H> {
     /// Builds encoder and head from the parts of a folder.
     fn build(mut p: FinetunedParts<'_>) -> Result<Built<H>> {
         let cfg = p.config;
-        let mut meta = p.meta.clone();
-        meta.max_len = meta.max_len.min(cfg.max_sequence_length());
         let family = cfg
             .family()
             .map_err(|m| Error::model(p.dir.join("config.json"), m))?;
-        let pooler = H::needs_pooler(cfg, &meta);
+        let pooler = H::needs_pooler(cfg, &p.meta);
         let encoder =
             BertModel::load_with(p.vars.pp(family.prefix()), cfg, pooler, p.word_table.take())
                 .map_err(|e| load_error(p.dir, e))?;
         let head = H::load(&p).map_err(|e| load_error(p.dir, e))?;
+        let mut meta = p.meta;
+        meta.max_len = meta.max_len.min(cfg.max_sequence_length());
         Ok(Built {
             labels: p.labels,
             meta,

@@ -192,15 +192,9 @@ fn prefetch(p: *const f32) {
     }
 }
 
-/// Prefetches the rows (`width` values each) that the kernel touches at its end: `C`'s, which it
-/// writes (and reads for [`Init::C`]), and the residual's, so that neither stalls it.
-#[inline(always)]
-fn prefetch_tile(t: &Tile, width: usize) {
-    prefetch_out(t.c, t.ldc, t.init, width);
-}
-
 /// Prefetches the [`MR`] rows of `width` values (`NR` or `2 NR`) that a tile writing to `c` (`ldc`
-/// apart) from `init` touches when it stores: `C`'s, and the residual's.
+/// apart) from `init` touches at its end: `C`'s, which it writes (and reads for [`Init::C`]), and
+/// the residual's, so that neither stalls it.
 #[inline(always)]
 pub(super) fn prefetch_out(c: *const f32, ldc: usize, init: Init, width: usize) {
     // a row's first and last values, and its middle for two panels: every line it spans
@@ -305,7 +299,7 @@ unsafe fn four_steps<V: Lanes>(
 /// the vectors' weights read from `b` and `b1` (two panels for 16 lanes, the two halves of one
 /// for 8), `k` unrolled by four. In its first `4 ahead_runs` steps it prefetches, every four
 /// steps, one run of the weight slivers that the next tiles read (see [`Tile::ahead`]); the rows
-/// it touches at its end (see [`prefetch_tile`]) are prefetched at its start. `LDB` is the weight's
+/// it touches at its end (see [`prefetch_out`]) are prefetched at its start. `LDB` is the weight's
 /// run stride when known at compile time (a packed weight's [`NR`]), else 0 and `t.ldb` is
 /// used: a constant stride lets the weight loads take fixed offsets from one register.
 #[inline(always)]
@@ -327,7 +321,7 @@ unsafe fn paired<V: Lanes, const LDB: usize>(t: Tile) {
         ..
     } = t;
     let width = 2 * V::LANES;
-    prefetch_tile(&t, width);
+    prefetch_out(t.c, t.ldc, t.init, width);
     let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * lda));
     let mut acc = [V::zero(); 2 * MR];
     let prefetch_run = |run: usize| {
