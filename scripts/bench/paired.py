@@ -25,12 +25,11 @@ by up to 10% from run to run), and fresh processes average that out.
 With --baseline, a second naba build (another bench_suite binary, e.g. from a worktree of an
 earlier commit) joins the rotation, and the table gains naba / baseline: how a change moved
 naba's speed, measured the same way (with --quantize, the baseline's quantised modes join too, as
-`baseline-Q`). With --quantize Q (q8, q4, i16, i8; several comma-separated),
-naba with `--quantize Q` joins as `naba-Q`, compared with every other engine, and so does ONNX
-Runtime on the model
-dynamically quantised by `onnxruntime.quantization.quantize_dynamic` (int8 weights per channel,
-uint8 activations quantised per call: what ONNX Runtime recommends for transformers on CPU), as
-`ort-int8` (the quantised model is written next to the f32 one once).
+`baseline-Q`). With --quantize Q (q8, q4, i16, i8; several comma-separated), naba with
+`--quantize Q` joins as `naba-Q`, compared with every other engine, and so does ONNX Runtime on
+the model dynamically quantised by `onnxruntime.quantization.quantize_dynamic` (int8 weights per
+channel, uint8 activations quantised per call: what ONNX Runtime recommends for transformers on
+CPU), as `ort-int8` (the quantised model is written next to the f32 one once).
 
 Usage: .venv/bin/python scripts/bench/paired.py [--rounds 10] [--sessions 3] [--models e5,bert-base]
        [--shapes 8x128,1x512,32x64] [--baseline BENCH_SUITE] [--quantize i16,i8] [--out bench/PAIRED.md]
