@@ -123,9 +123,10 @@ const EXP2_POLY: [f32; 6] = [
     1.0,
 ];
 
-/// `2^t` for `t` already in `[EXP2_LOWEST, EXP2_HIGHEST]` (see the constants).
+/// `2^t` with `t` clamped to `[EXP2_LOWEST, EXP2_HIGHEST]` first (see the constants).
 #[inline(always)]
 fn exp2_clamped(t: f32) -> f32 {
+    let t = t.clamp(EXP2_LOWEST, EXP2_HIGHEST);
     // `shifted` holds round(t) in its low mantissa bits, as in `exp`
     let shifted = t + ROUND;
     let f = t - (shifted - ROUND);
@@ -153,7 +154,7 @@ pub fn exp_shifted_in_place(x: &mut [f32], shift: f32) -> f32 {
 /// [`exp_shifted_in_place`] without FMA: `t = (x - shift) log2 e`, rounded twice.
 fn exp_shifted_in_place_portable(x: &mut [f32], shift: f32) -> f32 {
     for v in x.iter_mut() {
-        *v = exp2_clamped(((*v - shift) * LOG2E).clamp(EXP2_LOWEST, EXP2_HIGHEST));
+        *v = exp2_clamped((*v - shift) * LOG2E);
     }
     sum_map(x, |v| v)
 }
@@ -183,13 +184,13 @@ unsafe fn exp_shifted_in_place_avx2(x: &mut [f32], shift: f32) -> f32 {
     _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(sums[0], sums[1]));
     let mut total = 0f32;
     for v in chunks.into_remainder() {
-        *v = exp2_clamped(v.mul_add(LOG2E, -offset).clamp(EXP2_LOWEST, EXP2_HIGHEST));
+        *v = exp2_clamped(v.mul_add(LOG2E, -offset));
         total += *v;
     }
     lanes.iter().fold(total, |t, &l| t + l)
 }
 
-/// [`exp2_clamped`] of eight lanes, clamping them first (a NaN lane becomes 0).
+/// [`exp2_clamped`] of eight lanes (a NaN lane becomes 0 here).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
