@@ -90,56 +90,57 @@ unsafe fn avx2(a: *const i16, b: *const i16, pairs: usize, out: TileOut, ahead: 
     super::x86::store_avx2(&acc, &out);
 }
 
-/// The kernel on AVX-512BW: see [`wide`].
+/// The kernel on AVX-512BW: see [`wide_step`].
 ///
 /// # Safety
 /// As for [`avx2`], on a CPU with AVX-512F and BW.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
 unsafe fn avx512(a: *const i16, b: *const i16, pairs: usize, out: TileOut, ahead: Ahead) {
-    wide::<false>(a, b, pairs, out, ahead)
+    // the step's closure is written here, so it has this function's target features
+    let acc = super::x86::sweep_wide(pairs, ahead, |acc, t| wide_step::<false>(a, b, acc, t));
+    super::x86::store_wide(&acc, &out);
 }
 
-/// The kernel on AVX-512 VNNI: see [`wide`].
+/// The kernel on AVX-512 VNNI: see [`wide_step`].
 ///
 /// # Safety
 /// As for [`avx2`], on a CPU with AVX-512F, BW and VNNI.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
 unsafe fn avx512_vnni(a: *const i16, b: *const i16, pairs: usize, out: TileOut, ahead: Ahead) {
-    wide::<true>(a, b, pairs, out, ahead)
+    // the step's closure is written here, so it has this function's target features
+    let acc = super::x86::sweep_wide(pairs, ahead, |acc, t| wide_step::<true>(a, b, acc, t));
+    super::x86::store_wide(&acc, &out);
 }
 
-/// The AVX-512 kernels: a weight run (`NR` columns x one depth pair, 64 bytes) fills one
-/// register, so each row of the tile is one accumulator (two, for even and odd depth pairs,
-/// see [`super::x86::sweep_wide`]). Per pair of depths: one load, six broadcasts and six
-/// `vpdpwssd` (`VNNI`) or `vpmaddwd` + `vpaddd`.
+/// One depth pair of the AVX-512 kernels: a weight run (`NR` columns x one depth pair, 64
+/// bytes) fills one register, so each row of the tile is one accumulator (two, for even and odd
+/// depth pairs, see [`super::x86::sweep_wide`]). Per pair of depths: one load, six broadcasts
+/// and six `vpdpwssd` (`VNNI`) or `vpmaddwd` + `vpaddd`.
 ///
 /// # Safety
-/// As for [`avx512`] or [`avx512_vnni`]; inlined into them, which enable the instructions.
+/// As for [`avx512`] or [`avx512_vnni`]; called from the step closures written in them, which
+/// have their target features, so that it and its intrinsics are inlined there.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn wide<const VNNI: bool>(
+unsafe fn wide_step<const VNNI: bool>(
     a: *const i16,
     b: *const i16,
-    pairs: usize,
-    out: TileOut,
-    ahead: Ahead,
+    acc: &mut super::x86::WideSums,
+    t: usize,
 ) {
     use std::arch::x86_64::*;
-    let acc = super::x86::sweep_wide(pairs, ahead, |acc, t| {
-        let w = _mm512_loadu_si512(b.add(t * 2 * NR).cast());
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let pair = a.add(t * 2 * MR + 2 * r);
-            let pair = _mm512_set1_epi32(pair.cast::<i32>().read_unaligned());
-            *acc = if VNNI {
-                _mm512_dpwssd_epi32(*acc, pair, w)
-            } else {
-                _mm512_add_epi32(*acc, _mm512_madd_epi16(pair, w))
-            };
-        }
-    });
-    super::x86::store_wide(&acc, &out);
+    let w = _mm512_loadu_si512(b.add(t * 2 * NR).cast());
+    for (r, acc) in acc.iter_mut().enumerate() {
+        let pair = a.add(t * 2 * MR + 2 * r);
+        let pair = _mm512_set1_epi32(pair.cast::<i32>().read_unaligned());
+        *acc = if VNNI {
+            _mm512_dpwssd_epi32(*acc, pair, w)
+        } else {
+            _mm512_add_epi32(*acc, _mm512_madd_epi16(pair, w))
+        };
+    }
 }
 
 // `Int16::KC` products of two values of magnitude `LIMIT` fit in an `i32` sum.

@@ -137,57 +137,58 @@ unsafe fn avx2(a: *const u8, b: *const i8, quads: usize, out: TileOut, ahead: Ah
     super::x86::store_avx2(&acc, &out);
 }
 
-/// The kernel on AVX-512BW: see [`wide`].
+/// The kernel on AVX-512BW: see [`wide_step`].
 ///
 /// # Safety
 /// As for [`avx2`], on a CPU with AVX-512F and BW.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
 unsafe fn avx512(a: *const u8, b: *const i8, quads: usize, out: TileOut, ahead: Ahead) {
-    wide::<false>(a, b, quads, out, ahead)
+    // the step's closure is written here, so it has this function's target features
+    let acc = super::x86::sweep_wide(quads, ahead, |acc, t| wide_step::<false>(a, b, acc, t));
+    super::x86::store_wide(&acc, &out);
 }
 
-/// The kernel on AVX-512 VNNI: see [`wide`].
+/// The kernel on AVX-512 VNNI: see [`wide_step`].
 ///
 /// # Safety
 /// As for [`avx2`], on a CPU with AVX-512F, BW and VNNI.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
 unsafe fn avx512_vnni(a: *const u8, b: *const i8, quads: usize, out: TileOut, ahead: Ahead) {
-    wide::<true>(a, b, quads, out, ahead)
+    // the step's closure is written here, so it has this function's target features
+    let acc = super::x86::sweep_wide(quads, ahead, |acc, t| wide_step::<true>(a, b, acc, t));
+    super::x86::store_wide(&acc, &out);
 }
 
-/// The AVX-512 kernels: a weight run (`NR` columns x four depths, 64 bytes) fills one
-/// register, so each row of the tile is one accumulator (two, for even and odd depth groups,
-/// see [`super::x86::sweep_wide`]). Per four depths: one load, six broadcasts and six
+/// One depth group of the AVX-512 kernels: a weight run (`NR` columns x four depths, 64 bytes)
+/// fills one register, so each row of the tile is one accumulator (two, for even and odd depth
+/// groups, see [`super::x86::sweep_wide`]). Per four depths: one load, six broadcasts and six
 /// `vpdpbusd` (`VNNI`) or `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
 ///
 /// # Safety
-/// As for [`avx512`] or [`avx512_vnni`]; inlined into them, which enable the instructions.
+/// As for [`avx512`] or [`avx512_vnni`]; called from the step closures written in them, which
+/// have their target features, so that it and its intrinsics are inlined there.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn wide<const VNNI: bool>(
+unsafe fn wide_step<const VNNI: bool>(
     a: *const u8,
     b: *const i8,
-    quads: usize,
-    out: TileOut,
-    ahead: Ahead,
+    acc: &mut super::x86::WideSums,
+    t: usize,
 ) {
     use std::arch::x86_64::*;
-    let ones = _mm512_set1_epi16(1);
-    let acc = super::x86::sweep_wide(quads, ahead, |acc, t| {
-        let w = _mm512_loadu_si512(b.add(t * 4 * NR).cast());
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let quad = a.add((t * MR + r) * 4);
-            let quad = _mm512_set1_epi32(quad.cast::<i32>().read_unaligned());
-            *acc = if VNNI {
-                _mm512_dpbusd_epi32(*acc, quad, w)
-            } else {
-                _mm512_add_epi32(*acc, _mm512_madd_epi16(_mm512_maddubs_epi16(quad, w), ones))
-            };
-        }
-    });
-    super::x86::store_wide(&acc, &out);
+    let w = _mm512_loadu_si512(b.add(t * 4 * NR).cast());
+    for (r, acc) in acc.iter_mut().enumerate() {
+        let quad = a.add((t * MR + r) * 4);
+        let quad = _mm512_set1_epi32(quad.cast::<i32>().read_unaligned());
+        *acc = if VNNI {
+            _mm512_dpbusd_epi32(*acc, quad, w)
+        } else {
+            let ones = _mm512_set1_epi16(1);
+            _mm512_add_epi32(*acc, _mm512_madd_epi16(_mm512_maddubs_epi16(quad, w), ones))
+        };
+    }
 }
 
 // two products of a byte and a weight fit in vpmaddubsw's 16-bit lanes without saturating
