@@ -117,6 +117,24 @@ fn eval_and_predict_from_the_command_line() {
     let p = lines[0]["score"].as_f64().unwrap();
     assert!(p > 0.0 && p <= 1.0);
 
+    // a file's path given as a text is classified as that string, with a note on stderr
+    let out = naba()
+        .args(["predict", "--model"])
+        .arg(&model)
+        .arg(&input)
+        .arg("خبر عاجل")
+        .output()
+        .unwrap();
+    succeeded(&out);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+    let note = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        note.contains(&format!("`{}` is read as text", input.display()))
+            && note.contains("--input"),
+        "{note}"
+    );
+    assert!(!note.contains("خبر عاجل"), "{note}");
+
     // stdin, one document per line
     let mut child = predict_from_stdin(&model);
     child

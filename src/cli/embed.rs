@@ -38,6 +38,7 @@ pub struct EmbedArgs {
 
 pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     let texts: Vec<String> = if !a.texts.is_empty() {
+        super::warn_texts_naming_files(&a.texts, "--input (one text per line)");
         a.texts
     } else {
         let reader: Box<dyn BufRead> = match &a.input {

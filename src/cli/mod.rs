@@ -9,6 +9,8 @@ mod predict;
 mod topic_args;
 mod train;
 
+use std::path::Path;
+
 use clap::{Parser, Subcommand};
 
 /// naba (نبأ): Arabic news topic classification and named-entity recognition on pretrained
@@ -56,5 +58,48 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Normalize(a) => normalize::run(a),
+    }
+}
+
+/// Warns on stderr about each text argument that is the path of an existing file: it is read
+/// as text, as given (the string `notes.txt`, not the file), which is rarely what was meant.
+/// `flag` is how the command reads files instead.
+fn warn_texts_naming_files(texts: &[String], flag: &str) {
+    for text in texts_naming_files(texts) {
+        eprintln!(
+            "naba: note: the argument `{text}` is read as text, not as the file of that name; \
+             to read the file, pass it with {flag}"
+        );
+    }
+}
+
+/// The texts that name an existing file: one line, no surrounding spaces, a file on disk.
+fn texts_naming_files(texts: &[String]) -> impl Iterator<Item = &str> {
+    texts
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !t.is_empty() && !t.contains('\n') && t.trim() == *t && Path::new(t).is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_texts_that_are_paths_of_existing_files_are_flagged() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("article.txt");
+        std::fs::write(&file, "نص").unwrap();
+        let file = file.to_str().unwrap().to_string();
+        let texts = vec![
+            file.clone(),
+            "أعلن الاتحاد أمس".to_string(),
+            format!(" {file}"),
+            dir.path().to_str().unwrap().to_string(),
+            dir.path().join("missing.txt").to_str().unwrap().to_string(),
+            String::new(),
+        ];
+        let flagged: Vec<&str> = texts_naming_files(&texts).collect();
+        assert_eq!(flagged, [file.as_str()]);
     }
 }

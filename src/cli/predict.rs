@@ -189,6 +189,7 @@ fn for_each_chunk(
     mut emit: impl FnMut(Vec<Item>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     if !a.texts.is_empty() {
+        super::warn_texts_naming_files(&a.texts, "--input (and --whole-file for one document)");
         let docs = a
             .texts
             .iter()
