@@ -32,7 +32,7 @@ pub use integer::{Int16, Int8, IntPanels, Scheme};
 
 use super::block_quant::{Bits, QuantizedPanels};
 use super::{MatView, SharedMut};
-use micro::{Init, Micro, Tile};
+use micro::{Column, Init, Micro, Tile};
 
 /// Rows of `C` per micro-tile.
 pub const MR: usize = 6;
@@ -728,43 +728,56 @@ unsafe fn gemm_rows_with(
                 };
                 let width = micro.panels() * NR;
                 let cols = width.min(n - p * NR);
-                // the weight runs this panel step's tiles prefetch for the next step
-                let next = NextRuns {
-                    start: next_step_sliver(w, &chunk, p + micro.panels(), pc),
-                    pair: micro.panels() == 2,
+                // this panel step's tiles share out the runs of the next step's slivers, to
+                // prefetch them while they compute
+                let (ahead, ahead1, ahead_runs) = next_runs(
+                    w,
+                    next_step_sliver(w, &chunk, p + micro.panels(), pc),
+                    micro,
                     kc,
-                    groups,
-                };
-                for g in 0..groups {
-                    let (ahead, ahead1, ahead_runs) = next.share_of(g, w);
-                    let (a_ptr, a_stride, tile_rows) = if g < full_groups {
-                        (a.as_ptr().add(g * MR * lda + pc), lda, MR)
-                    } else {
-                        (edge.as_ptr(), kc, rest)
-                    };
-                    let tile = Tile {
-                        a: a_ptr,
-                        lda: a_stride,
+                );
+                let column = Column {
+                    first: Tile {
+                        a: a.as_ptr().add(pc),
+                        lda,
                         b,
                         b1,
                         ldb,
                         kc,
-                        c: c.add(g * MR * ldc + p * NR),
+                        c: c.add(p * NR),
                         ldc,
                         // later blocks of depths add to what the first one wrote
                         init: if pc == 0 {
-                            output.first_block_init(g * MR, p * NR, n)
+                            output.first_block_init(0, p * NR, n)
                         } else {
                             Init::C
                         },
                         ahead,
                         ahead1,
                         ahead_runs,
-                    };
-                    if tile_rows == MR && cols == width {
-                        micro.run(tile);
+                    },
+                    groups: full_groups,
+                    share: share_size(ahead_runs, groups),
+                };
+                // whole tiles in one kernel call (measured 3-5% faster than a call per tile),
+                // then any partial ones one by one
+                let first_partial = if cols == width {
+                    micro.run_column(column);
+                    full_groups
+                } else {
+                    0
+                };
+                for g in first_partial..groups {
+                    let tile = column.tile(g);
+                    if g < full_groups {
+                        edge_tile(micro, tile, MR, cols);
                     } else {
-                        edge_tile(micro, tile, tile_rows, cols);
+                        let tile = Tile {
+                            a: edge.as_ptr(),
+                            lda: kc,
+                            ..tile
+                        };
+                        edge_tile(micro, tile, rest, cols);
                     }
                 }
             }
@@ -811,41 +824,41 @@ fn next_step(
 /// Row group `g`'s share of `runs` weight runs prefetched by `groups` tiles, one share each:
 /// the first run and how many.
 fn run_share(runs: usize, groups: usize, g: usize) -> (usize, usize) {
-    let share = runs.div_ceil(groups);
+    share_at(runs, share_size(runs, groups), g)
+}
+
+/// Runs per tile when `groups` tiles share out `runs` runs.
+fn share_size(runs: usize, groups: usize) -> usize {
+    runs.div_ceil(groups.max(1))
+}
+
+/// Row group `g`'s share of `runs` runs in shares of `share`: the first run and how many.
+#[inline(always)]
+fn share_at(runs: usize, share: usize, g: usize) -> (usize, usize) {
     let first = (g * share).min(runs);
     (first, share.min(runs - first))
 }
 
-/// The runs of the next panel step's slivers, shared out among the tiles of the current step
-/// (one tile per row group): each tile prefetches its share ([`run_share`]) while it computes, so
-/// that the next step finds its weight in cache instead of waiting on L3.
-struct NextRuns {
-    /// The next step's first sliver (`None`: no next step, or a quantised weight).
+/// The runs of the next panel step's slivers, which the tiles of the current step (one per row
+/// group) share out ([`run_share`]) and prefetch while they compute, so that the next step finds
+/// its weight in cache instead of waiting on L3: where they start in the first and (for a kernel
+/// reading two panels) the second panel, and how many there are (none when there is no next
+/// step, `start` being `None`, or the weight is quantised).
+fn next_runs(
+    w: &Panels<'_>,
     start: Option<*const f32>,
-    /// Whether the step reads two panels.
-    pair: bool,
-    /// Runs in a sliver.
+    micro: Micro,
     kc: usize,
-    /// Tiles (row groups) sharing them.
-    groups: usize,
-}
-
-impl NextRuns {
-    /// The share of row group `g`: where its runs start in the first and (for pairs) the second
-    /// panel, and how many there are.
-    fn share_of(&self, g: usize, w: &Panels<'_>) -> (*const f32, *const f32, usize) {
-        let Some(start) = self.start else {
-            return (std::ptr::null(), std::ptr::null(), 0);
-        };
-        let (first, count) = run_share(self.kc, self.groups, g);
-        let ahead = start.wrapping_add(first * w.ldb);
-        let ahead1 = if self.pair {
-            ahead.wrapping_add(w.panel_stride)
-        } else {
-            std::ptr::null()
-        };
-        (ahead, ahead1, count)
-    }
+) -> (*const f32, *const f32, usize) {
+    let Some(start) = start else {
+        return (std::ptr::null(), std::ptr::null(), 0);
+    };
+    let start1 = if micro.panels() == 2 {
+        start.wrapping_add(w.panel_stride)
+    } else {
+        std::ptr::null()
+    };
+    (start, start1, kc)
 }
 
 /// Computes a tile of which only `rows x cols` lie inside `C`: into a full tile on the stack that

@@ -80,6 +80,79 @@ impl Init {
     }
 }
 
+impl Init {
+    /// The same start for the rows `rows` further down.
+    ///
+    /// # Safety
+    /// The residual (if any) must cover those rows.
+    #[inline(always)]
+    unsafe fn down(self, rows: usize) -> Self {
+        match self {
+            Init::Bias {
+                bias,
+                residual,
+                ldr,
+            } if !residual.is_null() => Init::Bias {
+                bias,
+                residual: residual.add(rows * ldr),
+                ldr,
+            },
+            other => other,
+        }
+    }
+}
+
+/// The tiles of one panel step down `groups` whole row groups, run by one call of a kernel
+/// ([`Micro::run_column`]) rather than one call per tile: tile `g` starts `g MR` rows further
+/// down `A`, `C` and the residual than `first`, and prefetches its share of the next step's
+/// runs ([`super::run_share`]). `first.ahead` (and `first.ahead1`) is where those runs start and
+/// `first.ahead_runs` how many there are in all.
+#[derive(Clone, Copy)]
+pub(super) struct Column {
+    pub first: Tile,
+    pub groups: usize,
+    /// Runs per tile's share (`first.ahead_runs` shared among all the step's row groups).
+    pub share: usize,
+}
+
+impl Column {
+    /// Tile `g` (`g` may be `groups`: the tile of a last, partial row group).
+    ///
+    /// # Safety
+    /// `A`, `C` and the residual must reach row `g MR`.
+    #[inline(always)]
+    pub unsafe fn tile(&self, g: usize) -> Tile {
+        let t = self.first;
+        let (first_run, runs) = super::share_at(t.ahead_runs, self.share, g);
+        let skip = first_run * t.ldb;
+        Tile {
+            a: t.a.add(g * MR * t.lda),
+            c: t.c.add(g * MR * t.ldc),
+            init: t.init.down(g * MR),
+            ahead: t.ahead.wrapping_add(skip),
+            ahead1: if t.ahead1.is_null() {
+                t.ahead1
+            } else {
+                t.ahead1.wrapping_add(skip)
+            },
+            ahead_runs: runs,
+            ..t
+        }
+    }
+
+    /// Runs `tile` on each tile, top to bottom. Kernels pass a closure written in their own
+    /// body, so that it has their target features and is inlined there.
+    ///
+    /// # Safety
+    /// As for [`Column::tile`], for every tile.
+    #[inline(always)]
+    unsafe fn each(&self, mut tile: impl FnMut(Tile)) {
+        for g in 0..self.groups {
+            tile(self.tile(g));
+        }
+    }
+}
+
 /// A micro-kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Micro {
@@ -160,6 +233,23 @@ impl Micro {
             Micro::Emulated512 => paired::<Emulated16, 0>(t),
         }
     }
+
+    /// Computes the tiles of `column`, whole tiles of this kernel's width.
+    ///
+    /// # Safety
+    /// As for [`Micro::run`], for every tile of `column`.
+    #[inline]
+    pub unsafe fn run_column(self, column: Column) {
+        match self {
+            Micro::Portable => column.each(|t| portable(t)),
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx2 => avx2_column(column),
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx512 => avx512_column(column),
+            #[cfg(test)]
+            Micro::Emulated512 => column.each(|t| self.run(t)),
+        }
+    }
 }
 
 /// The portable kernel (same arithmetic, one multiply-add at a time).
@@ -221,6 +311,21 @@ pub(super) fn prefetch_out(c: *const f32, ldc: usize, init: Init, width: usize) 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2(t: Tile) {
+    avx2_tile(t)
+}
+
+/// [`avx2`] down a column of tiles.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2_column(column: Column) {
+    // the closure is written here, so it has this function's target features
+    column.each(|t| avx2_tile(t))
+}
+
+/// [`avx2`]'s body, inlined into its callers (which must have its target features).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn avx2_tile(t: Tile) {
     let t = Tile {
         b1: t.b.add(Avx2Lanes::LANES),
         ..t
@@ -236,6 +341,21 @@ unsafe fn avx2(t: Tile) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn avx512(t: Tile) {
+    avx512_tile(t)
+}
+
+/// [`avx512`] down a column of tiles.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn avx512_column(column: Column) {
+    // the closure is written here, so it has this function's target features
+    column.each(|t| avx512_tile(t))
+}
+
+/// [`avx512`]'s body, inlined into its callers (which must have its target features).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn avx512_tile(t: Tile) {
     if t.ldb == NR {
         paired::<Avx512Lanes, NR>(t)
     } else {
