@@ -109,7 +109,9 @@ impl Init {
 /// `first.ahead_runs` how many there are in all.
 #[derive(Clone, Copy)]
 pub(super) struct Column {
+    /// The top tile, with all the next step's runs to share out.
     pub first: Tile,
+    /// Whole row groups, one tile each.
     pub groups: usize,
     /// Runs per tile's share (`first.ahead_runs` shared among all the step's row groups).
     pub share: usize,
