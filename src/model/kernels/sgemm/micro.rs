@@ -118,6 +118,15 @@ pub(super) struct Column {
 }
 
 impl Column {
+    /// A column of one tile, `t`.
+    fn single(t: Tile) -> Self {
+        Self {
+            first: t,
+            groups: 1,
+            share: t.ahead_runs,
+        }
+    }
+
     /// Tile `g` (`g` may be `groups`: the tile of a last, partial row group).
     ///
     /// # Safety
@@ -221,19 +230,8 @@ impl Micro {
     /// The CPU must run this kernel (see [`Micro::detected`]). `t.a` must cover `MR` rows of
     /// `kc` values, `lda` apart; `t.b` (and `t.b1` for two panels) `kc` rows of `NR` values,
     /// `ldb` apart; `t.c` `MR` rows of `panels * NR` values, `ldc` apart.
-    #[inline]
     pub unsafe fn run(self, t: Tile) {
-        match self {
-            Micro::Portable => portable(t),
-            #[cfg(target_arch = "x86_64")]
-            Micro::Avx2 => avx2(t),
-            #[cfg(target_arch = "x86_64")]
-            Micro::Avx512 => avx512(t),
-            #[cfg(test)]
-            Micro::Emulated512 if t.ldb == NR => paired::<Emulated16, NR>(t),
-            #[cfg(test)]
-            Micro::Emulated512 => paired::<Emulated16, 0>(t),
-        }
+        self.run_column(Column::single(t))
     }
 
     /// Computes the tiles of `column`, whole tiles of this kernel's width.
@@ -245,11 +243,17 @@ impl Micro {
         match self {
             Micro::Portable => column.each(|t| portable(t)),
             #[cfg(target_arch = "x86_64")]
-            Micro::Avx2 => avx2_column(column),
+            Micro::Avx2 => avx2(column),
             #[cfg(target_arch = "x86_64")]
-            Micro::Avx512 => avx512_column(column),
+            Micro::Avx512 => avx512(column),
             #[cfg(test)]
-            Micro::Emulated512 => column.each(|t| self.run(t)),
+            Micro::Emulated512 => column.each(|t| {
+                if t.ldb == NR {
+                    paired::<Emulated16, NR>(t)
+                } else {
+                    paired::<Emulated16, 0>(t)
+                }
+            }),
         }
     }
 }
@@ -309,60 +313,36 @@ pub(super) fn prefetch_out(c: *const f32, ldc: usize, init: Init, width: usize) 
 }
 
 /// The AVX2 + FMA kernel: [`paired`] on 256-bit registers, its two "panels" the two halves of
-/// one.
+/// one, down a column of tiles.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2(t: Tile) {
-    avx2_tile(t)
-}
-
-/// [`avx2`] down a column of tiles.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn avx2_column(column: Column) {
+unsafe fn avx2(column: Column) {
     // the closure is written here, so it has this function's target features
-    column.each(|t| avx2_tile(t))
+    column.each(|t| {
+        let t = Tile {
+            b1: t.b.add(Avx2Lanes::LANES),
+            ..t
+        };
+        if t.ldb == NR {
+            paired::<Avx2Lanes, NR>(t)
+        } else {
+            paired::<Avx2Lanes, 0>(t)
+        }
+    })
 }
 
-/// [`avx2`]'s body, inlined into its callers (which must have its target features).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn avx2_tile(t: Tile) {
-    let t = Tile {
-        b1: t.b.add(Avx2Lanes::LANES),
-        ..t
-    };
-    if t.ldb == NR {
-        paired::<Avx2Lanes, NR>(t)
-    } else {
-        paired::<Avx2Lanes, 0>(t)
-    }
-}
-
-/// The AVX-512F kernel: [`paired`] on 512-bit registers.
+/// The AVX-512F kernel: [`paired`] on 512-bit registers, down a column of tiles.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn avx512(t: Tile) {
-    avx512_tile(t)
-}
-
-/// [`avx512`] down a column of tiles.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn avx512_column(column: Column) {
+unsafe fn avx512(column: Column) {
     // the closure is written here, so it has this function's target features
-    column.each(|t| avx512_tile(t))
-}
-
-/// [`avx512`]'s body, inlined into its callers (which must have its target features).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn avx512_tile(t: Tile) {
-    if t.ldb == NR {
-        paired::<Avx512Lanes, NR>(t)
-    } else {
-        paired::<Avx512Lanes, 0>(t)
-    }
+    column.each(|t| {
+        if t.ldb == NR {
+            paired::<Avx512Lanes, NR>(t)
+        } else {
+            paired::<Avx512Lanes, 0>(t)
+        }
+    })
 }
 
 /// What the paired kernel needs of a vector of f32 lanes.
