@@ -78,9 +78,7 @@ impl Init {
             }
         }
     }
-}
 
-impl Init {
     /// The same start for the rows `rows` further down.
     ///
     /// # Safety
