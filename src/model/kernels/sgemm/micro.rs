@@ -1,6 +1,7 @@
-//! The micro-kernels of [`super`]: each computes one tile of `C` from an `MR`-row sliver of `A`
-//! and one or two `NR`-column panel slivers of `W`, keeping the tile in registers while it
-//! walks the depth.
+//! The micro-kernels of [`super`]: each computes tiles of `C`, each from an `MR`-row sliver of
+//! `A` and one or two `NR`-column panel slivers of `W`, keeping the tile in registers while it
+//! walks the depth. One call computes a [`Column`] of tiles, all the whole row groups of a panel
+//! step (a single tile is a column of one).
 //!
 //! - AVX-512F: `MR x 2NR` from two adjacent panels, 12 accumulators of 16 lanes.
 //! - AVX2 + FMA: `MR x NR` from one panel, 12 accumulators of 8 lanes.
