@@ -123,11 +123,14 @@ fn round_small(y: f32) -> i32 {
     (y + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
 }
 
-/// The smallest and largest of `x` and 0, in one pass of eight independent lanes (so that it
-/// vectorises in the callers' builds); `None` if `x` holds an infinity or a NaN.
+/// The smallest and largest of `x` and 0, in one pass of sixteen independent lanes (so that it
+/// vectorises in the callers' builds); `None` if `x` holds an infinity or a NaN. Sixteen, one
+/// AVX-512 register per running value: with eight, LLVM's AVX-512 build packed the minima and the
+/// maxima into one register and shuffled it at every step, a chain of permutes and mask moves
+/// that made quantising the activations 14% of an i8 pass on a Zen 4 (4% with sixteen).
 #[inline(always)]
 fn range(x: &[f32]) -> Option<(f32, f32)> {
-    const LANES: usize = 8;
+    const LANES: usize = 16;
     let (mut lo, mut hi, mut poison) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
     let chunks = x.chunks_exact(LANES);
     let rest = chunks.remainder();
