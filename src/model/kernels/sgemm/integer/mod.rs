@@ -598,6 +598,31 @@ mod tests {
     }
 
     #[test]
+    fn quantising_finds_the_extremes_in_the_lanes_and_the_remainder() {
+        // lengths around `range`'s sixteen lanes, the extremes at every position in turn (in
+        // the vectorised body or in the remainder), through the quantisers, so that their
+        // multiversioned builds (AVX-512 or AVX2 on this CPU) are the ones checked
+        let (mut bytes, mut ints) = (vec![0u8; 50], vec![0i16; 50]);
+        for len in 1..=50usize {
+            for at in 0..len {
+                let mut x: Vec<f32> = (0..len)
+                    .map(|i| ((i * 7) % 11) as f32 * 0.1 - 0.3)
+                    .collect();
+                x[len - 1 - at] = 7.25;
+                x[at] = -9.5;
+                let hi = x.iter().fold(0f32, |m, &v| m.max(v));
+                let (scale, _) = Int8::quantize_row(&x, &mut bytes[..len]);
+                assert_eq!(scale, (hi + 9.5) / 255.0, "length {len}, minimum at {at}");
+                let scale = quantize_symmetric(&x, 100, &mut ints[..len]);
+                assert_eq!(scale, 9.5 / 100.0, "length {len}, minimum at {at}");
+                x[at] = f32::NAN;
+                assert!(Int8::quantize_row(&x, &mut bytes[..len]).0.is_nan());
+                assert!(quantize_symmetric(&x, 100, &mut ints[..len]).is_nan());
+            }
+        }
+    }
+
+    #[test]
     fn bytes_with_zero_points_span_the_row_and_keep_zero_exact() {
         let x = [0.5f32, 0.3, 1.0, 0.0, 1.999, -0.7, 0.1, 0.2, 0.4, -0.2, 1.5];
         let mut q = [0u8; 11];
